@@ -1,0 +1,51 @@
+"""infercore's build, one nox session per step (`nox -l` lists them, `nox -s NAME`).
+
+Sessions stay a few lines each: the logic lives in scripts/buildsys, which is
+importable and unit-tested. Pinned tool versions live in pyproject.toml's
+[dependency-groups]; what gets built lives in build-matrix.toml.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv|virtualenv"
+# Reused session venvs keep a repeated `nox -s wheels` fast; pins still apply.
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["lint", "tests"]
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+BUILDSYS = nox.project.dependency_groups(PYPROJECT, "buildsys")
+TEST = nox.project.dependency_groups(PYPROJECT, "test")
+LINT = nox.project.dependency_groups(PYPROJECT, "lint")
+BUILDSYS_ENV = {"PYTHONPATH": "scripts"}
+
+
+def _buildsys(session: nox.Session, *args: str) -> None:
+    session.run("python", "-m", "buildsys", *args, env=BUILDSYS_ENV)
+
+
+@nox.session
+def wheels(session: nox.Session) -> None:
+    """Build, repair and test wheels for CPython 3.10-3.12 into dist/ (host fallback)."""
+    session.install(*BUILDSYS)
+    _buildsys(session, "wheels", *session.posargs)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the pytest suites: build-system unit tests, then engine tests on a built wheel."""
+    session.install(*BUILDSYS, *TEST)
+    wheel_dir = session.create_tmp()
+    _buildsys(session, "wheel", "--out", wheel_dir)
+    session.install("--no-deps", "--reinstall", "--find-links", wheel_dir, "infercore")
+    session.run("pytest", "tests/buildsys", "tests/engine", *session.posargs, env=BUILDSYS_ENV)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check style and common bugs with ruff (lint and format)."""
+    session.install(*LINT)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")

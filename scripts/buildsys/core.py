@@ -1,0 +1,77 @@
+"""The engine core: configured, built and installed once per target.
+
+The core (C++ ops, CUDA kernels) does not depend on the Python version, so
+every wheel links this one static library and compiles only its binding.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import proc
+from .errors import BuildError
+from .matrix import Target
+from .project import BUILD_DIR, ROOT, git_sha, version
+from .toolchain import nvcc_version
+
+
+@dataclass(frozen=True)
+class CoreBuild:
+    target: Target
+    build_dir: Path
+    prefix: Path  # holds lib/cmake/infercore_core: INFERCORE_CORE_PREFIX for the wheels
+
+
+def cmake_defines(target: Target, *, nvcc: Path | None) -> dict[str, str]:
+    defines = {
+        "CMAKE_BUILD_TYPE": "Release",
+        "INFERCORE_VERSION": version(),
+        "INFERCORE_GIT_SHA": git_sha(),
+        "INFERCORE_BUILD_PYTHON": "OFF",
+        "INFERCORE_CUDA_ARCHS": ";".join(target.sass_archs),
+        "INFERCORE_CUDA_PTX_ARCHS": ";".join(target.ptx_archs),
+    }
+    if target.is_cuda and nvcc is not None:
+        defines["CMAKE_CUDA_COMPILER"] = str(nvcc)
+    return defines
+
+
+def check_cuda(target: Target, nvcc: Path | None) -> None:
+    """A CUDA target needs nvcc of the target's CUDA version; fail before compiling."""
+    if not target.is_cuda:
+        return
+    if nvcc is None:
+        raise BuildError(
+            f"target {target.name} needs CUDA {target.cuda}, but nvcc was not found",
+            why="looked at $CUDACXX, PATH and /usr/local/cuda/bin/nvcc",
+            fix=f"install the CUDA {target.cuda} toolkit, or build the CPU target (--target auto)",
+        )
+    found = nvcc_version(nvcc)
+    if found != target.cuda:
+        raise BuildError(
+            f"target {target.name} is pinned to CUDA {target.cuda}, but {nvcc} is CUDA {found}",
+            fix=f"point CUDACXX at a CUDA {target.cuda} nvcc, or change cuda in build-matrix.toml",
+        )
+
+
+def build_core(target: Target, *, nvcc: Path | None, jobs: int, log_dir: Path) -> CoreBuild:
+    check_cuda(target, nvcc)
+    build_dir = BUILD_DIR / "core" / target.name
+    prefix = BUILD_DIR / "core-install" / target.name
+    defines = cmake_defines(target, nvcc=nvcc)
+    defines["CMAKE_INSTALL_PREFIX"] = str(prefix)
+    log = log_dir / f"core-{target.name}.log"
+    env = {"SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", "")}
+    configure = ["cmake", "-S", ROOT, "-B", build_dir, "-G", "Ninja"]
+    configure += [f"-D{key}={value}" for key, value in defines.items()]
+    proc.run(configure, log=log, env=env, what="configuring the core (cmake)")
+    proc.run(
+        ["cmake", "--build", build_dir, "--parallel", str(jobs)],
+        log=log,
+        env=env,
+        what="compiling the core",
+    )
+    proc.run(["cmake", "--install", build_dir], log=log, what="installing the core")
+    return CoreBuild(target=target, build_dir=build_dir, prefix=prefix)
