@@ -49,3 +49,24 @@ def lint(session: nox.Session) -> None:
     session.install(*LINT)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Measure wheel build times and CPU op throughput (figures for docs/BENCHMARKS.md)."""
+    session.install(*BUILDSYS, *TEST, "nox")
+    what = session.posargs or ["wheels", "cpu-ops"]
+    if "wheels" in what:
+        _buildsys(session, "bench", "wheels")
+    if "cpu-ops" in what:
+        wheel_dir = session.create_tmp()
+        _buildsys(session, "wheel", "--out", wheel_dir)
+        session.install("--no-deps", "--reinstall", "--find-links", wheel_dir, "infercore")
+        _buildsys(session, "bench", "cpu-ops")
+
+
+@nox.session
+def sources(session: nox.Session) -> None:
+    """Fetch and verify pinned sources into the cache (--offline, --mirror, --fill-mirror)."""
+    session.install(*BUILDSYS)
+    _buildsys(session, "sources", *session.posargs)

@@ -2,7 +2,10 @@
 # scripts/buildsys against build-matrix.toml) into CMAKE_CUDA_ARCHITECTURES and
 # enables CUDA. An empty arch list means a CPU-only core.
 set(INFERCORE_WITH_CUDA OFF)
-if(INFERCORE_CUDA_ARCHS)
+if(INFERCORE_CUDA_ARCHS STREQUAL "native")
+  # Developer builds (CMakePresets.json): the GPUs in this machine.
+  set(_archs native)
+elseif(INFERCORE_CUDA_ARCHS)
   set(_archs "")
   foreach(_arch IN LISTS INFERCORE_CUDA_ARCHS)
     list(APPEND _archs "${_arch}-real")
@@ -10,6 +13,8 @@ if(INFERCORE_CUDA_ARCHS)
   foreach(_arch IN LISTS INFERCORE_CUDA_PTX_ARCHS)
     list(APPEND _archs "${_arch}-virtual")
   endforeach()
+endif()
+if(INFERCORE_CUDA_ARCHS)
   set(CMAKE_CUDA_ARCHITECTURES "${_archs}")
   set(CMAKE_CUDA_STANDARD 17)
   set(CMAKE_CUDA_STANDARD_REQUIRED ON)

@@ -35,6 +35,24 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--jobs", type=int, default=None,
                          help="parallel compile jobs (default: CPU count)")
     wheel.add_argument("--out", type=Path, required=True, help="directory for the wheel")
+    srcs = commands.add_parser(
+        "sources",
+        help="fetch and verify the pinned sources (sources.lock.toml) into the cache",
+        description="Fetch every pinned source (or the NAMEs given) into the content-addressed "
+        "cache ($INFERCORE_SOURCE_CACHE, default ~/.cache/infercore/sources), verify each "
+        "sha256, and unpack it under build/sources/.",
+    )
+    srcs.add_argument("names", nargs="*", help="sources to fetch (default: all)")
+    srcs.add_argument("--offline", action="store_true",
+                      help="use only the cache and --mirror directories; list what is missing")
+    srcs.add_argument("--mirror", action="append", type=Path, default=[], metavar="DIR",
+                      help="a directory of pinned files (by file name or sha256), tried first")
+    srcs.add_argument("--fill-mirror", type=Path, metavar="DIR",
+                      help="copy the verified files into DIR (with SHA256SUMS) for air-gapped "
+                      "sites")
+    bench = commands.add_parser("bench", help="print benchmark figures (docs/BENCHMARKS.md)")
+    bench.add_argument("what", choices=["wheels", "cpu-ops"], help="which benchmark")
+    bench.add_argument("--python", default="3.11", help="the one-Python run's version")
     return parser
 
 
@@ -51,6 +69,21 @@ def main(argv: list[str] | None = None) -> int:
 
             wheels.build_for_running_python(out=args.out, target_name=args.target,
                                             jobs=args.jobs)
+        elif args.command == "sources":
+            from . import sources
+
+            sources.report(sources.fetch_all(args.names or None, offline=args.offline,
+                                             mirrors=args.mirror))
+            if args.fill_mirror:
+                written = sources.fill_mirror(args.fill_mirror, args.names or None)
+                print(f"mirror {args.fill_mirror}: {len(written)} files and SHA256SUMS")
+        elif args.command == "bench":
+            from . import bench
+
+            if args.what == "wheels":
+                bench.save("wheels", bench.wheels(one=args.python))
+            else:
+                bench.save("cpu-ops", bench.cpu_ops())
     except BuildError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -12,27 +12,33 @@ from .project import BUILD_DIR, ROOT, build_requires, pyproject
 from .toolchain import Interpreter
 
 
-def frontend_requirement() -> str:
-    """The pinned PEP 517 frontend (pypa/build), from pyproject's buildsys group."""
+def buildsys_pin(name: str) -> str:
+    """A tool's pinned requirement from pyproject's [dependency-groups] buildsys."""
     for req in pyproject()["dependency-groups"]["buildsys"]:
-        if req.startswith("build=="):
+        if req.startswith(f"{name}=="):
             return str(req)
-    raise BuildError("pyproject.toml's [dependency-groups] buildsys has no build==VERSION pin")
+    raise BuildError(f"pyproject.toml's [dependency-groups] buildsys has no {name}==VERSION pin")
+
+
+def env_requirements() -> list[str]:
+    """What a wheel build env holds: the PEP 517 requires, the frontend, and ninja
+    (--no-isolation builds do not get scikit-build-core's on-demand ninja)."""
+    return [*build_requires(), buildsys_pin("build"), buildsys_pin("ninja")]
 
 
 def build_env(interp: Interpreter, *, log: Path) -> Path:
     """A per-interpreter venv holding the build requirements, reused while they are unchanged."""
     env_dir = BUILD_DIR / "envs" / interp.tag
     python = env_dir / "bin" / "python"
-    wanted = "\n".join([*build_requires(), frontend_requirement(), str(interp.path)]) + "\n"
+    wanted = "\n".join([*env_requirements(), str(interp.path)]) + "\n"
     stamp = env_dir / "infercore-requirements.txt"
     if python.exists() and stamp.exists() and stamp.read_text() == wanted:
         return python
     shutil.rmtree(env_dir, ignore_errors=True)
     proc.run(["uv", "venv", "--quiet", "--python", interp.path, env_dir], log=log,
              what=f"creating the {interp.tag} build environment")
-    proc.run(["uv", "pip", "install", "--quiet", "--python", python, *build_requires(),
-              frontend_requirement()], log=log, what=f"installing {interp.tag} build requirements")
+    proc.run(["uv", "pip", "install", "--quiet", "--python", python, *env_requirements()],
+             log=log, what=f"installing {interp.tag} build requirements")
     stamp.write_text(wanted)  # last: an interrupted setup is redone next time
     return python
 

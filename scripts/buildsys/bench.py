@@ -1,0 +1,125 @@
+"""Benchmarks whose figures go to docs/BENCHMARKS.md (never timed unit tests).
+
+wheels: wall time of `nox -s wheels` for one Python and for all of them from a
+clean build tree (ccache off: a true cold compile), then a repeat with nothing
+changed.  cpu-ops: the CPU reference ops against NumPy at fixed shapes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.table import Table
+
+from . import proc
+from .project import BUILD_DIR, ROOT
+
+RESULTS = BUILD_DIR / "bench"
+
+
+def _nox_wheels(*args: str, env: dict[str, str]) -> float:
+    cmd = [sys.executable, "-m", "nox", "-s", "wheels", "--", *args]
+    proc.say("bench", "$ " + " ".join(cmd[1:]))
+    start = time.monotonic()
+    subprocess.run(cmd, cwd=ROOT, env={**os.environ, **env}, check=True,
+                   stdout=subprocess.DEVNULL)
+    return time.monotonic() - start
+
+
+def _clean_build_tree() -> None:
+    for name in ("core", "core-install", "wheel", "envs", "staging"):
+        shutil.rmtree(BUILD_DIR / name, ignore_errors=True)
+
+
+def wheels(*, one: str) -> dict[str, float]:
+    """Cold one-Python run, cold all-Python run, warm all-Python re-run (seconds)."""
+    cold = {"CCACHE_DISABLE": "1"}
+    with tempfile.TemporaryDirectory() as tmp:
+        # Session venv creation is setup, not build: do it before timing.
+        subprocess.run([sys.executable, "-m", "nox", "-s", "wheels", "--install-only"],
+                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        _clean_build_tree()
+        t_one = _nox_wheels("--python", one, "--dist", f"{tmp}/one", env=cold)
+        _clean_build_tree()
+        t_all = _nox_wheels("--dist", f"{tmp}/all", env=cold)
+        t_again = _nox_wheels("--dist", f"{tmp}/all", env=cold)
+        count = len(list(Path(tmp, "all").glob("*.whl")))
+    figures = {"one_python_cold_s": t_one, "all_pythons_cold_s": t_all,
+               "all_pythons_repeat_s": t_again, "pythons": count,
+               "ratio_all_vs_one": t_all / t_one, "repeat_vs_cold": t_again / t_all}
+    table = Table(title="nox -s wheels (wall time)")
+    table.add_column("run")
+    table.add_column("seconds", justify="right")
+    table.add_column("figure", justify="right")
+    table.add_row(f"cold, CPython {one} only", f"{t_one:.1f}", "")
+    table.add_row(f"cold, {count} CPythons", f"{t_all:.1f}",
+                  f"{figures['ratio_all_vs_one']:.2f}x one (target <= 1.3x)")
+    table.add_row("repeat, nothing changed", f"{t_again:.1f}",
+                  f"{figures['repeat_vs_cold']:.0%} of cold (target < 20%)")
+    proc.console.print(table)
+    return figures
+
+
+def _best_of(fn, repeats: int = 5) -> float:  # noqa: ANN001 - any zero-arg callable
+    fn()  # warm-up: thread start, page faults, first-touch of the outputs
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def cpu_ops() -> dict[str, float]:
+    """GFLOP/s of infercore's CPU ops and NumPy's equivalents, same inputs, same process."""
+    import numpy as np
+
+    import infercore
+
+    rng = np.random.default_rng(2026)
+    figures: dict[str, float] = {}
+    b, s, h, d = 1, 1024, 16, 64
+    q, k, v = (rng.standard_normal((b, s, h, d), dtype=np.float32) for _ in range(3))
+    scale = 1.0 / np.sqrt(d)
+
+    def numpy_attention() -> np.ndarray:
+        scores = np.einsum("bqhd,bkhd->bhqk", q, k, optimize=True) * scale
+        scores -= scores.max(axis=-1, keepdims=True)
+        p = np.exp(scores)
+        p /= p.sum(axis=-1, keepdims=True)
+        return np.einsum("bhqk,bkhd->bqhd", p, v, optimize=True)
+
+    attn_flops = 4.0 * b * h * s * s * d
+    figures["attention_infercore_gflops"] = attn_flops / _best_of(
+        lambda: infercore.attention(q, k, v)) / 1e9
+    figures["attention_numpy_gflops"] = attn_flops / _best_of(numpy_attention) / 1e9
+    n = 1024
+    a, bm = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
+    gemm_flops = 2.0 * n**3
+    figures["gemm_infercore_gflops"] = gemm_flops / _best_of(lambda: infercore.gemm(a, bm)) / 1e9
+    figures["gemm_numpy_gflops"] = gemm_flops / _best_of(lambda: a @ bm) / 1e9
+    figures["threads"] = float(os.cpu_count() or 1)
+
+    table = Table(title=f"CPU ops, float32, {os.cpu_count()} cores (best of 5)")
+    for column in ("op", "shape", "infercore GFLOP/s", "NumPy GFLOP/s", "ratio"):
+        table.add_column(column)
+    for op, shape in (("attention", f"b{b} s{s} h{h} d{d}"), ("gemm", f"{n}x{n}x{n}")):
+        ours, theirs = figures[f"{op}_infercore_gflops"], figures[f"{op}_numpy_gflops"]
+        table.add_row(op, shape, f"{ours:.1f}", f"{theirs:.1f}", f"{ours / theirs:.2f}x")
+    proc.console.print(table)
+    return figures
+
+
+def save(name: str, figures: dict[str, float]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(figures, indent=2) + "\n")
+    proc.say("bench", f"figures written to {path}")
+    return path
