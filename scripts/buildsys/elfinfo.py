@@ -19,8 +19,10 @@ from elftools.elf.elffile import ELFFile
 
 # Libraries a wheel of ours may link dynamically: the C/C++ runtime. The CUDA
 # driver is loaded at run time by the static CUDA runtime, never linked.
+# ld-linux is glibc's own loader (the static CUDA runtime binds __tls_get_addr there).
 ALLOWED_NEEDED = re.compile(
     r"^(libc|libm|libdl|librt|libpthread|libstdc\+\+|libgcc_s)\.so\.\d+$"
+    r"|^ld-linux-(x86-64|aarch64)\.so\.\d+$"
 )
 # Undefined symbols without a version must come from the Python interpreter.
 PYTHON_API = re.compile(r"^_?Py|^_Py")
@@ -38,6 +40,7 @@ class Symbol:
 class ElfDeps:
     needed: tuple[str, ...]
     undefined: tuple[Symbol, ...]
+    exported: tuple[str, ...]
 
 
 def read(path: Path) -> ElfDeps:
@@ -55,9 +58,13 @@ def read(path: Path) -> ElfDeps:
                     names_by_index[aux["vna_other"]] = aux.name
         versym = elf.get_section_by_name(".gnu.version")
         dynsym = elf.get_section_by_name(".dynsym")
-        undefined = []
+        undefined, exported = [], []
         for i, sym in enumerate(dynsym.iter_symbols() if dynsym else ()):
-            if sym["st_shndx"] != "SHN_UNDEF" or not sym.name:
+            if not sym.name:
+                continue
+            if sym["st_shndx"] != "SHN_UNDEF":
+                if sym["st_info"]["bind"] in ("STB_GLOBAL", "STB_WEAK"):
+                    exported.append(sym.name)
                 continue
             if sym["st_info"]["bind"] == "STB_WEAK":
                 continue  # optional hooks (__gmon_start__, _ITM_*) resolve to nothing if absent
@@ -66,13 +73,13 @@ def read(path: Path) -> ElfDeps:
                 ndx = versym.get_symbol(i)["ndx"]
                 version = names_by_index.get(ndx) if isinstance(ndx, int) else None
             undefined.append(Symbol(sym.name, version))
-    return ElfDeps(needed=needed, undefined=tuple(undefined))
+    return ElfDeps(needed=needed, undefined=tuple(undefined), exported=tuple(exported))
 
 
 def dependency_problems(path: Path) -> list[str]:
     """Anything the object needs beyond the C/C++ runtime and the Python API."""
     deps = read(path)
-    problems = [f"links {lib} (allowed: libc, libm, libstdc++, libgcc_s, libdl, librt, libpthread)"
+    problems = [f"links {lib} (allowed: glibc's libraries and loader, libstdc++, libgcc_s)"
                 for lib in deps.needed if not ALLOWED_NEEDED.match(lib)]
     for sym in deps.undefined:
         if TORCH.search(sym.name):
@@ -80,6 +87,12 @@ def dependency_problems(path: Path) -> list[str]:
         elif sym.version is None and not PYTHON_API.match(sym.name):
             problems.append(f"needs unversioned symbol {sym.name}, which no allowed library provides")
     return problems
+
+
+def export_problems(path: Path) -> list[str]:
+    """A Python extension should export its PyInit_ function and nothing else."""
+    return [f"exports {name} (only the module's PyInit_* function should be visible)"
+            for name in read(path).exported if not name.startswith("PyInit_")]
 
 
 @functools.cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -16,7 +17,8 @@ from .errors import BuildError
 
 # rich: readable colour on a terminal, plain lines in CI logs, and safe to call
 # from the per-Python worker threads.
-console = Console(highlight=False, soft_wrap=True)
+# In CI logs (no terminal) rich would assume 80 columns and fold the summary tables.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 _start = time.monotonic()
 _lock = threading.Lock()
 

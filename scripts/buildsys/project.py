@@ -15,7 +15,8 @@ else:  # pragma: no cover - nox itself may run on 3.10
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILD_DIR = ROOT / "build"
+# INFERCORE_BUILD_DIR lets tests (and parallel checkouts) use a build tree of their own.
+BUILD_DIR = Path(os.environ.get("INFERCORE_BUILD_DIR", ROOT / "build")).resolve()
 
 
 def load_toml(path: Path) -> dict[str, Any]:

@@ -44,20 +44,21 @@ def extension_modules(wheel: Path, into: Path) -> list[Path]:
 
 
 def explain_policy_gap(wheel: Path, release: str) -> str:
-    """Which symbol versions keep this wheel above the release policy, and the fix."""
-    lines = []
+    """The newest symbol version per library family that keeps this wheel above `release`."""
+    newest: dict[str, tuple[str, list[str]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for so in extension_modules(wheel, Path(tmp)):
+            # symbols_beyond is ordered oldest to newest within each family.
             for version, symbols in elfinfo.symbols_beyond(so, release).items():
-                shown = ", ".join(sorted(set(symbols))[:3])
-                more = f" and {len(set(symbols)) - 3} more" if len(set(symbols)) > 3 else ""
-                lines.append(f"{version} ({shown}{more})")
-    if not lines:
+                newest[version.split("_")[0]] = (version, symbols)
+    if not newest:
         return f"auditwheel did not grant {release}"
+    needs = ", ".join(f"{version} (e.g. {sorted(set(symbols))[0]})"
+                      for version, symbols in newest.values())
     return (
-        f"built against this host's C/C++ runtime, it needs {'; '.join(lines)}, newer than "
+        f"compiled against this host's glibc and libstdc++, it needs {needs}, newer than "
         f"{release} allows; {release} wheels are built in the pinned {release} image "
-        "(cibuildwheel, [tool.cibuildwheel] in pyproject.toml)"
+        "by cibuildwheel (pyproject.toml, tool.cibuildwheel)"
     )
 
 

@@ -64,7 +64,8 @@ def choose_interpreters(bm: matrix.BuildMatrix, requested: list[str]) -> list[In
 def check_wheel(wheel: Path, *, budget_mib: float | None, work_dir: Path) -> None:
     problems = []
     for so in repair.extension_modules(wheel, work_dir / "unpacked"):
-        problems += [f"{so.name}: {p}" for p in elfinfo.dependency_problems(so)]
+        found = elfinfo.dependency_problems(so) + elfinfo.export_problems(so)
+        problems += [f"{so.name}: {p}" for p in found]
     size_mib = wheel.stat().st_size / 2**20
     if budget_mib is not None and size_mib > budget_mib:
         problems.append(f"wheel is {size_mib:.1f} MiB, over its {budget_mib:g} MiB budget "
@@ -106,8 +107,8 @@ def summary(results: list[WheelResult], dist: Path, core_seconds: float, total: 
     policies = {r.policy for r in results}
     whys = {r.why_not_release for r in results if r.why_not_release}
     for why in sorted(whys):
-        proc.console.print(f"[yellow]policy {', '.join(sorted(policies))}, not manylinux2014:"
-                           f"[/yellow] {why}")
+        proc.console.print(f"policy {', '.join(sorted(policies))}, not manylinux2014: {why}",
+                           markup=False, style="yellow")
     proc.console.print(f"core {core_seconds:.1f}s, total {total:.1f}s")
 
 

@@ -33,7 +33,7 @@ def test_torch_symbol_is_flagged(tmp_path):
 
 
 def test_foreign_library_is_flagged(tmp_path):
-    lib = _shared_object(tmp_path, "foreign", "int foreign_fn(void) { return 1; }\n")
+    _shared_object(tmp_path, "foreign", "int foreign_fn(void) { return 1; }\n")
     so = _shared_object(tmp_path, "user", "int foreign_fn(void);\nint h(void) "
                         "{ return foreign_fn(); }\n", f"-L{tmp_path}", "-lforeign")
     problems = elfinfo.dependency_problems(so)
@@ -58,3 +58,13 @@ def test_symbols_beyond_manylinux2014_name_the_new_glibc_versions(tmp_path):
     assert glibc, f"expected glibc symbols newer than 2.17, got {beyond}"
     assert any("pthread_create" in symbols for symbols in glibc.values())
     assert elfinfo.symbols_beyond(so, "manylinux_2_39") == {}
+
+
+def test_exports_beyond_the_module_init_are_flagged(tmp_path):
+    so = _shared_object(tmp_path, "mod", "void* PyInit__core(void) { return 0; }\n"
+                        "int leaked_helper(void) { return 2; }\n")
+    assert elfinfo.export_problems(so) == [
+        "exports leaked_helper (only the module's PyInit_* function should be visible)"]
+    hidden = _shared_object(tmp_path, "mod2", "void* PyInit__core(void) { return 0; }\n"
+                            "__attribute__((visibility(\"hidden\"))) int h(void) { return 2; }\n")
+    assert elfinfo.export_problems(hidden) == []

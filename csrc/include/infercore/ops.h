@@ -12,7 +12,9 @@ namespace infercore {
 // FlashAttention layout: q (batch, seqlen_q, nheads, headdim); k, v
 // (batch, seqlen_k, nheads_kv, headdim) with nheads % nheads_kv == 0; out has
 // q's shape. scale defaults to 1/sqrt(headdim). With causal, query i may see
-// key j iff j <= i + seqlen_k - seqlen_q (the last query aligns with the last key).
+// key j iff j <= i + seqlen_k - seqlen_q (the last query aligns with the last key);
+// a query row that sees no key (seqlen_q > seqlen_k) outputs zeros, as in FlashAttention.
+// CPU tensors must be float32; CUDA ones float32, float16 or bfloat16 (float accumulation).
 // stream: a cudaStream_t for CUDA tensors (nullptr: the legacy default stream).
 void attention(const TensorView& q, const TensorView& k, const TensorView& v,
                const TensorView& out, bool causal, std::optional<float> scale,

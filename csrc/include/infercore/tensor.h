@@ -26,6 +26,7 @@ struct TensorView {
   std::vector<int64_t> shape;
   std::vector<int64_t> strides;
   std::string name;  // the argument's name ("q", "out", ...), used in error messages
+  bool read_only = false;  // the producer marked the memory read-only (DLPack flag)
 };
 
 const char* dtype_name(DType dtype);           // "float32", "float16", "bfloat16"

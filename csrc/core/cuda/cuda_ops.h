@@ -1,0 +1,19 @@
+// The CUDA reference kernels' entry points. Plain C++ (no CUDA headers), so
+// ops.cc compiles the same in CPU-only builds, where cuda_disabled.cc defines
+// these to throw. Arguments are validated by the caller; `device` is the CUDA
+// device index of every pointer and `stream` a cudaStream_t (nullptr: legacy default).
+#pragma once
+
+#include "infercore/tensor.h"
+#include "validate.h"
+
+namespace infercore::cuda {
+
+void attention_ref(const detail::AttentionShape& shape, DType dtype, int device, const void* q,
+                   const void* k, const void* v, void* out, bool causal, float scale,
+                   void* stream);
+
+void gemm_ref(const detail::GemmShape& shape, DType dtype, int device, const void* a,
+              const void* b, void* c, void* stream);
+
+}  // namespace infercore::cuda

@@ -1,0 +1,148 @@
+#include "dlpack_import.h"
+
+#include <string>
+#include <utility>
+
+#include "dlpack.h"
+#include "infercore/errors.h"
+
+namespace py = pybind11;
+
+namespace infercore::python {
+namespace {
+
+constexpr const char* kLegacyName = "dltensor";
+constexpr const char* kVersionedName = "dltensor_versioned";
+
+[[noreturn]] void type_error(const std::string& message) {
+  throw ArgumentError(ErrorKind::kTypeError, message);
+}
+
+std::string dl_dtype_name(const DLDataType& t) {
+  std::string name;
+  switch (t.code) {
+    case kDLInt:
+      name = "int";
+      break;
+    case kDLUInt:
+      name = "uint";
+      break;
+    case kDLFloat:
+      name = "float";
+      break;
+    case kDLBfloat:
+      name = "bfloat";
+      break;
+    case kDLComplex:
+      name = "complex";
+      break;
+    case kDLBool:
+      return "bool";
+    default:
+      name = "code" + std::to_string(t.code) + "_";
+  }
+  name += std::to_string(t.bits);
+  if (t.lanes != 1) name += "x" + std::to_string(t.lanes);
+  return name;
+}
+
+DType to_dtype(const DLDataType& t, const char* name) {
+  if (t.lanes == 1) {
+    if (t.code == kDLFloat && t.bits == 32) return DType::kFloat32;
+    if (t.code == kDLFloat && t.bits == 16) return DType::kFloat16;
+    if (t.code == kDLBfloat && t.bits == 16) return DType::kBFloat16;
+  }
+  type_error(std::string(name) + ": unsupported dtype " + dl_dtype_name(t) +
+             "; infercore supports float32 (CPU and CUDA), float16 and bfloat16 (CUDA)");
+}
+
+Device to_device(const DLDevice& d, const char* name) {
+  switch (d.device_type) {
+    case kDLCPU:
+    case kDLCUDAHost:
+      return Device{DeviceType::kCPU, 0};
+    case kDLCUDA:
+      return Device{DeviceType::kCUDA, d.device_id};
+    default:
+      type_error(std::string(name) + ": unsupported device (DLPack device type " +
+                 std::to_string(static_cast<int>(d.device_type)) +
+                 "); infercore supports CPU and CUDA tensors");
+  }
+}
+
+}  // namespace
+
+ImportedTensor::ImportedTensor(ImportedTensor&& other) noexcept
+    : view_(std::move(other.view_)),
+      legacy_(std::exchange(other.legacy_, nullptr)),
+      versioned_(std::exchange(other.versioned_, nullptr)) {}
+
+ImportedTensor::~ImportedTensor() {
+  if (legacy_ != nullptr && legacy_->deleter != nullptr) legacy_->deleter(legacy_);
+  if (versioned_ != nullptr && versioned_->deleter != nullptr) versioned_->deleter(versioned_);
+}
+
+ImportedTensor import_tensor(py::handle obj, const char* name, uintptr_t stream) {
+  if (!py::hasattr(obj, "__dlpack__") || !py::hasattr(obj, "__dlpack_device__")) {
+    type_error(std::string(name) +
+               ": expected an object supporting DLPack such as a NumPy array or torch tensor, "
+               "got " + Py_TYPE(obj.ptr())->tp_name);
+  }
+  const py::tuple device = obj.attr("__dlpack_device__")();
+  // The array API's stream argument: CUDA producers order their pending work
+  // before `stream` (1 names the legacy default stream, 0 is not allowed);
+  // everyone else must get None.
+  py::object stream_arg = py::none();
+  if (device.size() == 2 && device[0].cast<int>() == kDLCUDA) {
+    stream_arg = py::int_(stream == 0 ? uintptr_t{1} : stream);
+  }
+  py::object capsule;
+  try {
+    // Versioned capsules carry a read-only flag, which lets e.g. read-only NumPy arrays through.
+    capsule = obj.attr("__dlpack__")(py::arg("stream") = stream_arg,
+                                     py::arg("max_version") = py::make_tuple(1, 0));
+  } catch (py::error_already_set& e) {
+    if (!e.matches(PyExc_TypeError)) throw;  // producers predating DLPack 1.0 reject max_version
+    capsule = obj.attr("__dlpack__")(py::arg("stream") = stream_arg);
+  }
+
+  ImportedTensor result;
+  const DLTensor* t = nullptr;
+  PyObject* cap = capsule.ptr();
+  if (PyCapsule_IsValid(cap, kVersionedName)) {
+    auto* managed =
+        static_cast<DLManagedTensorVersioned*>(PyCapsule_GetPointer(cap, kVersionedName));
+    // Renamed, the capsule's own destructor leaves the tensor to us.
+    if (PyCapsule_SetName(cap, "used_dltensor_versioned") != 0) throw py::error_already_set();
+    result.versioned_ = managed;
+    if (managed->version.major != 1) {
+      type_error(std::string(name) + ": DLPack " + std::to_string(managed->version.major) + "." +
+                 std::to_string(managed->version.minor) +
+                 " is not supported (expected version 1.x)");
+    }
+    result.view_.read_only = (managed->flags & DLPACK_FLAG_BITMASK_READ_ONLY) != 0;
+    t = &managed->dl_tensor;
+  } else if (PyCapsule_IsValid(cap, kLegacyName)) {
+    auto* managed = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(cap, kLegacyName));
+    if (PyCapsule_SetName(cap, "used_dltensor") != 0) throw py::error_already_set();
+    result.legacy_ = managed;
+    t = &managed->dl_tensor;
+  } else {
+    type_error(std::string(name) + ": __dlpack__() returned a " + Py_TYPE(cap)->tp_name +
+               ", not an unused DLPack capsule");
+  }
+
+  TensorView& view = result.view_;
+  view.name = name;
+  view.device = to_device(t->device, name);
+  view.dtype = to_dtype(t->dtype, name);
+  if (t->ndim < 0 || (t->ndim > 0 && t->shape == nullptr)) {
+    type_error(std::string(name) + ": the DLPack tensor has an invalid shape");
+  }
+  view.shape.assign(t->shape, t->shape + t->ndim);
+  if (t->strides != nullptr) view.strides.assign(t->strides, t->strides + t->ndim);
+  view.data = static_cast<char*>(t->data) + t->byte_offset;
+  return result;
+}
+
+}  // namespace infercore::python

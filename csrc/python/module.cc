@@ -1,0 +1,141 @@
+// infercore._core: the thin binding. It imports tensors through DLPack, lets
+// the core validate and compute, and translates the core's errors; policy
+// (allocating results, finding the caller's stream) lives in python/infercore.
+#include <pybind11/pybind11.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dlpack_import.h"
+#include "infercore/build_info.h"
+#include "infercore/errors.h"
+#include "infercore/ops.h"
+
+namespace py = pybind11;
+using infercore::python::ImportedTensor;
+using infercore::python::import_tensor;
+
+namespace {
+
+uintptr_t to_stream(py::handle stream) {
+  return stream.is_none() ? 0 : stream.cast<uintptr_t>();
+}
+
+std::optional<float> to_scale(py::handle scale) {
+  if (scale.is_none()) return std::nullopt;
+  const double value = PyFloat_AsDouble(scale.ptr());
+  if (value == -1.0 && PyErr_Occurred()) {
+    PyErr_Clear();
+    throw infercore::ArgumentError(
+        infercore::ErrorKind::kTypeError,
+        std::string("scale: expected a number or None, got ") + Py_TYPE(scale.ptr())->tp_name);
+  }
+  return static_cast<float>(value);
+}
+
+py::tuple to_tuple(const std::vector<int64_t>& shape) {
+  py::tuple t(shape.size());
+  for (size_t i = 0; i < shape.size(); ++i) t[i] = py::int_(shape[i]);
+  return t;
+}
+
+// The array to write: `out` itself, or what empty(shape, like) allocates.
+// shape() validates the inputs, so nothing is allocated for bad ones.
+template <class ShapeFn>
+py::object output_array(py::handle out, py::handle empty, py::handle like, ShapeFn shape) {
+  if (!out.is_none()) return py::reinterpret_borrow<py::object>(out);
+  return empty(to_tuple(shape()), like);
+}
+
+py::object attention(py::handle q, py::handle k, py::handle v, bool causal, py::handle scale,
+                     py::handle out, py::handle stream, py::handle empty) {
+  const uintptr_t s = to_stream(stream);
+  const std::optional<float> softmax_scale = to_scale(scale);
+  const ImportedTensor tq = import_tensor(q, "q", s);
+  const ImportedTensor tk = import_tensor(k, "k", s);
+  const ImportedTensor tv = import_tensor(v, "v", s);
+  py::object result = output_array(out, empty, q, [&] {
+    return infercore::attention_output_shape(tq.view(), tk.view(), tv.view());
+  });
+  const ImportedTensor tout = import_tensor(result, "out", s);
+  {
+    py::gil_scoped_release release;
+    infercore::attention(tq.view(), tk.view(), tv.view(), tout.view(), causal, softmax_scale,
+                         reinterpret_cast<void*>(s));
+  }
+  return result;
+}
+
+py::object gemm(py::handle a, py::handle b, py::handle out, py::handle stream, py::handle empty) {
+  const uintptr_t s = to_stream(stream);
+  const ImportedTensor ta = import_tensor(a, "a", s);
+  const ImportedTensor tb = import_tensor(b, "b", s);
+  py::object result = output_array(
+      out, empty, a, [&] { return infercore::gemm_output_shape(ta.view(), tb.view()); });
+  const ImportedTensor tout = import_tensor(result, "out", s);
+  {
+    py::gil_scoped_release release;
+    infercore::gemm(ta.view(), tb.view(), tout.view(), reinterpret_cast<void*>(s));
+  }
+  return result;
+}
+
+py::list to_list(const std::vector<std::string>& items) {
+  py::list list;
+  for (const std::string& item : items) list.append(item);
+  return list;
+}
+
+py::dict build_info() {
+  const infercore::BuildInfo& b = infercore::build_info();
+  py::dict cuda;
+  cuda["enabled"] = b.cuda_enabled;
+  cuda["version"] = b.cuda_version;
+  cuda["compiler"] = b.cuda_compiler;
+  cuda["flags"] = b.cuda_flags;
+  cuda["sass_archs"] = to_list(b.cuda_sass_archs);
+  cuda["ptx_archs"] = to_list(b.cuda_ptx_archs);
+  py::dict runtime;
+  runtime["cuda_device_count"] = infercore::cuda_device_count();
+  runtime["cpu_isa"] = infercore::cpu_isa();
+  runtime["cpu_num_threads"] = infercore::cpu_num_threads();
+  py::dict info;
+  info["version"] = b.version;
+  info["git_sha"] = b.git_sha;
+  info["build_type"] = b.build_type;
+  info["compiler"] = b.cxx_compiler;
+  info["cxx_flags"] = b.cxx_flags;
+  info["cuda"] = cuda;
+  info["python"] = std::to_string(PY_MAJOR_VERSION) + "." + std::to_string(PY_MINOR_VERSION);
+  info["runtime"] = runtime;
+  return info;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "infercore's compiled core; use the functions of the infercore package instead.";
+  m.attr("__version__") = infercore::build_info().version;
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const infercore::ArgumentError& e) {
+      PyErr_SetString(e.kind() == infercore::ErrorKind::kTypeError ? PyExc_TypeError
+                                                                    : PyExc_ValueError,
+                      e.what());
+    } catch (const infercore::CudaError& e) {
+      PyErr_SetString(PyExc_RuntimeError, e.what());
+    }
+  });
+
+  m.def("attention", &attention, py::arg("q"), py::arg("k"), py::arg("v"), py::arg("causal"),
+        py::arg("scale"), py::arg("out"), py::arg("stream"), py::arg("empty"));
+  m.def("gemm", &gemm, py::arg("a"), py::arg("b"), py::arg("out"), py::arg("stream"),
+        py::arg("empty"));
+  m.def("build_info", &build_info);
+  m.def("cuda_device_count", &infercore::cuda_device_count);
+  m.def("cuda_compute_capability", &infercore::cuda_compute_capability,
+        py::arg("device_index"));
+}

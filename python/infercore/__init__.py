@@ -1,0 +1,73 @@
+"""infercore: a small LLM-inference engine core (attention and gemm) for CPU and CUDA.
+
+Tensors cross into the compiled core through DLPack, so NumPy arrays, torch tensors and CuPy
+arrays all work, with no dependency on any of them; results come back as the type of the first
+input. CPU tensors must be float32; CUDA tensors may be float32, float16 or bfloat16.
+
+The CPU path uses INFERCORE_NUM_THREADS threads (default: the hardware concurrency) and picks
+AVX2+FMA code when the CPU has it; INFERCORE_CPU_ISA=baseline forces the portable code. Both
+variables are read once, at the first CPU op.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from infercore import _arrays, _core
+
+__version__: str = _core.__version__
+
+__all__ = ["__version__", "attention", "build_info", "gemm"]
+
+ArrayT = TypeVar("ArrayT")
+
+
+def attention(
+    q: ArrayT,
+    k: Any,
+    v: Any,
+    *,
+    causal: bool = False,
+    scale: float | None = None,
+    out: ArrayT | None = None,
+) -> ArrayT:
+    """Scaled dot-product attention, softmax(q k^T * scale) v, in FlashAttention's layout.
+
+    Args:
+        q: (batch, seqlen_q, nheads, headdim).
+        k, v: (batch, seqlen_k, nheads_kv, headdim), where nheads_kv divides nheads; query
+            head h attends with key/value head h // (nheads // nheads_kv) (GQA, MQA).
+        causal: query i sees key j only when j <= i + seqlen_k - seqlen_q, i.e. the last
+            query is aligned with the last key. When seqlen_q > seqlen_k the first
+            seqlen_q - seqlen_k query rows see no key at all; like FlashAttention, their
+            output rows are zeros.
+        scale: the factor applied to q k^T; default 1 / sqrt(headdim).
+        out: where to write the result: contiguous, with q's shape, dtype and device.
+            Default: a new array of q's type.
+
+    Returns:
+        `out`, or the new array, of q's shape. All tensors must be contiguous and on one
+        device. CUDA tensors are processed on the caller's current torch/CuPy stream.
+
+    Raises:
+        TypeError: an argument is not a DLPack array, or has the wrong dtype or device.
+        ValueError: shapes or layouts do not fit together.
+    """
+    with _arrays.cuda_stream(q) as stream:
+        return _core.attention(q, k, v, bool(causal), scale, out, stream, _arrays.empty)
+
+
+def gemm(a: ArrayT, b: Any, *, out: ArrayT | None = None) -> ArrayT:
+    """The matrix product a @ b of row-major a (M, K) and b (K, N), as an (M, N) array.
+
+    `out`, if given, must be a contiguous (M, N) array of a's dtype and device; otherwise a new
+    array of a's type is returned. Errors are reported as for :func:`attention`.
+    """
+    with _arrays.cuda_stream(a) as stream:
+        return _core.gemm(a, b, out, stream, _arrays.empty)
+
+
+def build_info() -> dict[str, Any]:
+    """What this build contains (version, compiler and CUDA settings, GPU archs) and, under
+    "runtime", facts of this machine (visible CUDA devices, CPU code path and threads)."""
+    return _core.build_info()

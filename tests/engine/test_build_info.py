@@ -1,0 +1,39 @@
+"""infercore.build_info() and __version__."""
+
+import re
+import sys
+
+import infercore
+
+
+def test_fields_and_types():
+    info = infercore.build_info()
+    for key in ("version", "git_sha", "build_type", "compiler", "cxx_flags", "python"):
+        assert isinstance(info[key], str), key
+    assert info["version"] == infercore.__version__
+    assert re.fullmatch(r"\d+\.\d+\.\d+.*", info["version"])
+    assert info["python"] == f"{sys.version_info.major}.{sys.version_info.minor}"
+
+    cuda = info["cuda"]
+    assert isinstance(cuda["enabled"], bool)
+    for key in ("version", "compiler", "flags"):
+        assert isinstance(cuda[key], str), key
+    for key in ("sass_archs", "ptx_archs"):
+        assert isinstance(cuda[key], list) and all(isinstance(a, str) for a in cuda[key])
+    if cuda["enabled"]:
+        assert cuda["version"] and cuda["sass_archs"]
+    else:
+        assert cuda["version"] == "" and cuda["sass_archs"] == [] and cuda["ptx_archs"] == []
+
+    runtime = info["runtime"]
+    assert isinstance(runtime["cuda_device_count"], int) and runtime["cuda_device_count"] >= 0
+    if not cuda["enabled"]:
+        assert runtime["cuda_device_count"] == 0
+    assert runtime["cpu_isa"] in ("avx2", "baseline")
+    assert isinstance(runtime["cpu_num_threads"], int) and runtime["cpu_num_threads"] >= 1
+
+
+def test_each_call_returns_a_fresh_dict():
+    first = infercore.build_info()
+    first["cuda"]["sass_archs"].append("bogus")
+    assert "bogus" not in infercore.build_info()["cuda"]["sass_archs"]

@@ -1,0 +1,291 @@
+"""The DLPack protocol as the spec defines it, driven by a hand-made producer (ctypes).
+
+The producer wraps NumPy memory in capsules whose every field the test controls, so
+these tests also cover CUDA tensors, odd devices and old producers without a GPU.
+"""
+
+import ctypes
+
+import infercore
+import numpy as np
+import pytest
+
+KDLCPU, KDLCUDA, KDLCUDAHOST, KDLROCM = 1, 2, 3, 10
+KDLFLOAT, KDLBOOL = 2, 6
+READ_ONLY = 1
+
+
+class DLDevice(ctypes.Structure):
+    _fields_ = [("device_type", ctypes.c_int32), ("device_id", ctypes.c_int32)]
+
+
+class DLDataType(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint8), ("bits", ctypes.c_uint8), ("lanes", ctypes.c_uint16)]
+
+
+class DLTensor(ctypes.Structure):
+    _fields_ = [
+        ("data", ctypes.c_void_p),
+        ("device", DLDevice),
+        ("ndim", ctypes.c_int32),
+        ("dtype", DLDataType),
+        ("shape", ctypes.POINTER(ctypes.c_int64)),
+        ("strides", ctypes.POINTER(ctypes.c_int64)),
+        ("byte_offset", ctypes.c_uint64),
+    ]
+
+
+class DLManagedTensor(ctypes.Structure):
+    pass
+
+
+LEGACY_DELETER = ctypes.CFUNCTYPE(None, ctypes.POINTER(DLManagedTensor))
+DLManagedTensor._fields_ = [
+    ("dl_tensor", DLTensor),
+    ("manager_ctx", ctypes.c_void_p),
+    ("deleter", LEGACY_DELETER),
+]
+
+
+class DLPackVersion(ctypes.Structure):
+    _fields_ = [("major", ctypes.c_uint32), ("minor", ctypes.c_uint32)]
+
+
+class DLManagedTensorVersioned(ctypes.Structure):
+    pass
+
+
+VERSIONED_DELETER = ctypes.CFUNCTYPE(None, ctypes.POINTER(DLManagedTensorVersioned))
+DLManagedTensorVersioned._fields_ = [
+    ("version", DLPackVersion),
+    ("manager_ctx", ctypes.c_void_p),
+    ("deleter", VERSIONED_DELETER),
+    ("flags", ctypes.c_uint64),
+    ("dl_tensor", DLTensor),
+]
+
+capsule_new = ctypes.pythonapi.PyCapsule_New
+capsule_new.restype = ctypes.py_object
+capsule_new.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+capsule_is_valid = ctypes.pythonapi.PyCapsule_IsValid
+capsule_is_valid.restype = ctypes.c_int
+capsule_is_valid.argtypes = [ctypes.py_object, ctypes.c_char_p]
+
+
+class Producer:
+    """An array-like exporting `array`'s memory with the given DLPack fields."""
+
+    def __init__(
+        self,
+        array,
+        *,
+        device=(KDLCPU, 0),
+        dtype=(KDLFLOAT, 32, 1),
+        versioned=True,
+        legacy_only=False,
+        version=(1, 0),
+        flags=0,
+        strides="array",
+        byte_offset=0,
+        shape=None,
+    ):
+        self.array = array
+        self.device = device
+        self.dtype = dtype
+        self.versioned = versioned and not legacy_only
+        self.legacy_only = legacy_only
+        self.version = version
+        self.flags = flags
+        self.strides = strides
+        self.byte_offset = byte_offset
+        self.shape = array.shape if shape is None else shape
+        self.calls = []
+        self.capsules = []
+        self.deleted = 0
+        self._keep = []
+
+    def __dlpack_device__(self):
+        return self.device
+
+    def __dlpack__(self, *, stream=None, **kwargs):
+        if self.legacy_only and kwargs:
+            raise TypeError(f"__dlpack__() got unexpected keyword arguments {sorted(kwargs)}")
+        self.calls.append({"stream": stream, **kwargs})
+        shape = (ctypes.c_int64 * len(self.shape))(*self.shape)
+        if self.strides == "array":
+            steps = [s // self.array.itemsize for s in self.array.strides]
+            strides = ctypes.cast(
+                (ctypes.c_int64 * len(steps))(*steps), ctypes.POINTER(ctypes.c_int64)
+            )
+        else:
+            strides = None  # NULL: compact row-major
+        tensor = DLTensor(
+            data=self.array.ctypes.data - self.byte_offset,
+            device=DLDevice(*self.device),
+            ndim=len(self.shape),
+            dtype=DLDataType(*self.dtype),
+            shape=shape,
+            strides=strides,
+            byte_offset=self.byte_offset,
+        )
+        if self.versioned:
+            managed = DLManagedTensorVersioned(
+                version=DLPackVersion(*self.version),
+                deleter=VERSIONED_DELETER(self._delete),
+                flags=self.flags,
+                dl_tensor=tensor,
+            )
+            name = b"dltensor_versioned"
+        else:
+            managed = DLManagedTensor(dl_tensor=tensor, deleter=LEGACY_DELETER(self._delete))
+            name = b"dltensor"
+        self._keep.append((shape, strides, managed, name))  # alive as long as the capsule
+        capsule = capsule_new(ctypes.addressof(managed), name, None)
+        self.capsules.append(capsule)
+        return capsule
+
+    def _delete(self, _managed):
+        self.deleted += 1
+
+
+def randn(*shape):
+    return np.random.default_rng(sum(shape)).standard_normal(shape, dtype=np.float32)
+
+
+def test_versioned_capsule_is_consumed():
+    a, b = randn(5, 6), randn(6, 7)
+    pa = Producer(a)
+    c = infercore.gemm(pa, b)
+    np.testing.assert_allclose(c, a @ b, rtol=1e-5, atol=1e-5)
+    assert pa.calls == [{"stream": None, "max_version": (1, 0)}]
+    assert pa.deleted == 1
+    assert capsule_is_valid(pa.capsules[0], b"used_dltensor_versioned")
+
+
+def test_legacy_producer_gets_the_legacy_call():
+    a, b = randn(5, 6), randn(6, 7)
+    pa = Producer(a, legacy_only=True)
+    c = infercore.gemm(pa, b)
+    np.testing.assert_allclose(c, a @ b, rtol=1e-5, atol=1e-5)
+    assert pa.calls == [{"stream": None}]
+    assert pa.deleted == 1
+    assert capsule_is_valid(pa.capsules[0], b"used_dltensor")
+
+
+def test_legacy_capsule_from_a_versioned_call():
+    a, b = randn(3, 4), randn(4, 2)
+    pa = Producer(a, versioned=False)
+    np.testing.assert_allclose(infercore.gemm(pa, b), a @ b, rtol=1e-5, atol=1e-5)
+    assert pa.deleted == 1
+
+
+def test_null_strides_mean_row_major():
+    a, b = randn(8, 3), randn(3, 5)
+    np.testing.assert_allclose(
+        infercore.gemm(Producer(a, strides=None), b), a @ b, rtol=1e-5, atol=1e-5
+    )
+
+
+def test_byte_offset_is_applied():
+    a, b = randn(8, 3), randn(3, 5)
+    np.testing.assert_allclose(
+        infercore.gemm(Producer(a, byte_offset=64), b), a @ b, rtol=1e-5, atol=1e-5
+    )
+
+
+def test_pinned_host_memory_is_cpu_memory():
+    a, b = randn(4, 4), randn(4, 4)
+    pa = Producer(a, device=(KDLCUDAHOST, 0))
+    np.testing.assert_allclose(infercore.gemm(pa, b), a @ b, rtol=1e-5, atol=1e-5)
+    assert pa.calls[0]["stream"] is None  # a stream is for CUDA device memory only
+
+
+def test_read_only_flag_guards_out():
+    a, b = randn(4, 5), randn(5, 3)
+    out = Producer(np.empty((4, 3), np.float32), flags=READ_ONLY)
+    with pytest.raises(ValueError, match=r"^out: is read-only"):
+        infercore.gemm(a, b, out=out)
+    assert out.deleted == 1
+    # Read-only inputs are fine.
+    c = infercore.gemm(Producer(a, flags=READ_ONLY), b)
+    np.testing.assert_allclose(c, a @ b, rtol=1e-5, atol=1e-5)
+
+
+def test_unsupported_major_version():
+    pa = Producer(randn(2, 2), version=(2, 0))
+    with pytest.raises(
+        TypeError, match=r"^a: DLPack 2\.0 is not supported \(expected version 1\.x\)"
+    ):
+        infercore.gemm(pa, randn(2, 2))
+    assert pa.deleted == 1
+
+
+def test_newer_minor_version_is_accepted():
+    a, b = randn(2, 3), randn(3, 2)
+    np.testing.assert_allclose(
+        infercore.gemm(Producer(a, version=(1, 3)), b), a @ b, rtol=1e-5, atol=1e-5
+    )
+
+
+@pytest.mark.parametrize(
+    ("dtype", "name"), [((KDLFLOAT, 32, 4), "float32x4"), ((KDLBOOL, 8, 1), "bool")]
+)
+def test_unsupported_dtypes(dtype, name):
+    pa = Producer(randn(2, 2), dtype=dtype)
+    with pytest.raises(TypeError, match=rf"^a: unsupported dtype {name}; infercore supports"):
+        infercore.gemm(pa, randn(2, 2))
+    assert pa.deleted == 1
+
+
+def test_unsupported_device():
+    pa = Producer(randn(2, 2), device=(KDLROCM, 0))
+    with pytest.raises(
+        TypeError, match=r"^a: unsupported device \(DLPack device type 10\); infercore supports"
+    ):
+        infercore.gemm(pa, randn(2, 2))
+    assert pa.deleted == 1
+
+
+def test_cuda_tensor_mixed_with_cpu_tensors():
+    q = randn(1, 4, 2, 8)
+    k = Producer(randn(1, 4, 2, 8), device=(KDLCUDA, 0))
+    with pytest.raises(TypeError, match=r"^k: expected a tensor on cpu like q, got one on cuda:0"):
+        infercore.attention(q, k, q)
+    assert k.calls[0]["stream"] == 1  # no stream given: the legacy default stream
+    assert k.deleted == 1
+
+
+def test_cuda_tensor_without_a_usable_device():
+    # The data pointer is host memory: only valid because no kernel may ever see it.
+    info = infercore.build_info()
+    if info["runtime"]["cuda_device_count"] > 0:
+        pytest.skip("a CUDA device is visible: covered by tests/gpu")
+    a = Producer(randn(2, 2), device=(KDLCUDA, 0))
+    if info["cuda"]["enabled"]:
+        error, message = ValueError, r"^a: is on cuda:0, but no CUDA device is visible"
+    else:
+        error, message = (
+            TypeError,
+            r"^a: is a CUDA tensor \(cuda:0\), but this build of infercore is CPU-only",
+        )
+    with pytest.raises(error, match=message):
+        infercore.gemm(a, Producer(randn(2, 2), device=(KDLCUDA, 0)))
+    assert a.deleted == 1
+
+
+def test_output_is_allocated_only_for_valid_inputs(monkeypatch):
+    import infercore._arrays
+
+    calls = []
+    allocate = infercore._arrays.empty
+
+    def recording_empty(shape, like):
+        calls.append(shape)
+        return allocate(shape, like)
+
+    monkeypatch.setattr(infercore._arrays, "empty", recording_empty)
+    with pytest.raises(ValueError, match=r"^b: expected 2 rows"):
+        infercore.gemm(randn(3, 2), randn(3, 3))
+    assert calls == []
+    assert infercore.gemm(randn(3, 2), randn(2, 4)).shape == (3, 4)
+    assert calls == [(3, 4)]
