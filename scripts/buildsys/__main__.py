@@ -20,20 +20,36 @@ def _parser() -> argparse.ArgumentParser:
         "auditwheel repair, checks, and the engine tests in a fresh venv. Only wheels that "
         "pass everything reach dist/.",
     )
-    wheels.add_argument("--python", action="append", default=[], metavar="X.Y",
-                        help="a CPython version to build for (repeatable; default: every "
-                        "version in build-matrix.toml that is installed)")
-    wheels.add_argument("--dist", type=Path, default=None,
-                        help="where finished wheels go (default: dist-dir in build-matrix.toml)")
-    for sub in (wheels, wheel := commands.add_parser(
-        "wheel",
-        help="build the core and one unrepaired wheel for the running Python (nox -s tests)",
-    )):
-        sub.add_argument("--target", default=matrix.AUTO,
-                         help="a [targets] name from build-matrix.toml, or 'auto' (default): "
-                         "CUDA when nvcc is found, else CPU")
-        sub.add_argument("--jobs", type=int, default=None,
-                         help="parallel compile jobs (default: CPU count)")
+    wheels.add_argument(
+        "--python",
+        action="append",
+        default=[],
+        metavar="X.Y",
+        help="a CPython version to build for (repeatable; default: every "
+        "version in build-matrix.toml that is installed)",
+    )
+    wheels.add_argument(
+        "--dist",
+        type=Path,
+        default=None,
+        help="where finished wheels go (default: dist-dir in build-matrix.toml)",
+    )
+    for sub in (
+        wheels,
+        wheel := commands.add_parser(
+            "wheel",
+            help="build the core and one unrepaired wheel for the running Python (nox -s tests)",
+        ),
+    ):
+        sub.add_argument(
+            "--target",
+            default=matrix.AUTO,
+            help="a [targets] name from build-matrix.toml, or 'auto' (default): "
+            "CUDA when nvcc is found, else CPU",
+        )
+        sub.add_argument(
+            "--jobs", type=int, default=None, help="parallel compile jobs (default: CPU count)"
+        )
     wheel.add_argument("--out", type=Path, required=True, help="directory for the wheel")
     srcs = commands.add_parser(
         "sources",
@@ -43,13 +59,25 @@ def _parser() -> argparse.ArgumentParser:
         "sha256, and unpack it under build/sources/.",
     )
     srcs.add_argument("names", nargs="*", help="sources to fetch (default: all)")
-    srcs.add_argument("--offline", action="store_true",
-                      help="use only the cache and --mirror directories; list what is missing")
-    srcs.add_argument("--mirror", action="append", type=Path, default=[], metavar="DIR",
-                      help="a directory of pinned files (by file name or sha256), tried first")
-    srcs.add_argument("--fill-mirror", type=Path, metavar="DIR",
-                      help="copy the verified files into DIR (with SHA256SUMS) for air-gapped "
-                      "sites")
+    srcs.add_argument(
+        "--offline",
+        action="store_true",
+        help="use only the cache and --mirror directories; list what is missing",
+    )
+    srcs.add_argument(
+        "--mirror",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="a directory of pinned files (by file name or sha256), tried first",
+    )
+    srcs.add_argument(
+        "--fill-mirror",
+        type=Path,
+        metavar="DIR",
+        help="copy the verified files into DIR (with SHA256SUMS) for air-gapped sites",
+    )
     bench = commands.add_parser("bench", help="print benchmark figures (docs/BENCHMARKS.md)")
     bench.add_argument("what", choices=["wheels", "cpu-ops"], help="which benchmark")
     bench.add_argument("--python", default="3.11", help="the one-Python run's version")
@@ -62,18 +90,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "wheels":
             from . import wheels
 
-            wheels.run(pythons=args.python, target_name=args.target, jobs=args.jobs,
-                       dist=args.dist)
+            wheels.run(pythons=args.python, target_name=args.target, jobs=args.jobs, dist=args.dist)
         elif args.command == "wheel":
             from . import wheels
 
-            wheels.build_for_running_python(out=args.out, target_name=args.target,
-                                            jobs=args.jobs)
+            wheels.build_for_running_python(out=args.out, target_name=args.target, jobs=args.jobs)
         elif args.command == "sources":
             from . import sources
 
-            sources.report(sources.fetch_all(args.names or None, offline=args.offline,
-                                             mirrors=args.mirror))
+            sources.report(
+                sources.fetch_all(args.names or None, offline=args.offline, mirrors=args.mirror)
+            )
             if args.fill_mirror:
                 written = sources.fill_mirror(args.fill_mirror, args.names or None)
                 print(f"mirror {args.fill_mirror}: {len(written)} files and SHA256SUMS")

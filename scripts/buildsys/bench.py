@@ -28,8 +28,7 @@ def _nox_wheels(*args: str, env: dict[str, str]) -> float:
     cmd = [sys.executable, "-m", "nox", "-s", "wheels", "--", *args]
     proc.say("bench", "$ " + " ".join(cmd[1:]))
     start = time.monotonic()
-    subprocess.run(cmd, cwd=ROOT, env={**os.environ, **env}, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(cmd, cwd=ROOT, env={**os.environ, **env}, check=True, stdout=subprocess.DEVNULL)
     return time.monotonic() - start
 
 
@@ -43,26 +42,41 @@ def wheels(*, one: str) -> dict[str, float]:
     cold = {"CCACHE_DISABLE": "1"}
     with tempfile.TemporaryDirectory() as tmp:
         # Session venv creation is setup, not build: do it before timing.
-        subprocess.run([sys.executable, "-m", "nox", "-s", "wheels", "--install-only"],
-                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "nox", "-s", "wheels", "--install-only"],
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         _clean_build_tree()
         t_one = _nox_wheels("--python", one, "--dist", f"{tmp}/one", env=cold)
         _clean_build_tree()
         t_all = _nox_wheels("--dist", f"{tmp}/all", env=cold)
         t_again = _nox_wheels("--dist", f"{tmp}/all", env=cold)
         count = len(list(Path(tmp, "all").glob("*.whl")))
-    figures = {"one_python_cold_s": t_one, "all_pythons_cold_s": t_all,
-               "all_pythons_repeat_s": t_again, "pythons": count,
-               "ratio_all_vs_one": t_all / t_one, "repeat_vs_cold": t_again / t_all}
+    figures = {
+        "one_python_cold_s": t_one,
+        "all_pythons_cold_s": t_all,
+        "all_pythons_repeat_s": t_again,
+        "pythons": count,
+        "ratio_all_vs_one": t_all / t_one,
+        "repeat_vs_cold": t_again / t_all,
+    }
     table = Table(title="nox -s wheels (wall time)")
     table.add_column("run")
     table.add_column("seconds", justify="right")
     table.add_column("figure", justify="right")
     table.add_row(f"cold, CPython {one} only", f"{t_one:.1f}", "")
-    table.add_row(f"cold, {count} CPythons", f"{t_all:.1f}",
-                  f"{figures['ratio_all_vs_one']:.2f}x one (target <= 1.3x)")
-    table.add_row("repeat, nothing changed", f"{t_again:.1f}",
-                  f"{figures['repeat_vs_cold']:.0%} of cold (target < 20%)")
+    table.add_row(
+        f"cold, {count} CPythons",
+        f"{t_all:.1f}",
+        f"{figures['ratio_all_vs_one']:.2f}x one (target <= 1.3x)",
+    )
+    table.add_row(
+        "repeat, nothing changed",
+        f"{t_again:.1f}",
+        f"{figures['repeat_vs_cold']:.0%} of cold (target < 20%)",
+    )
     proc.console.print(table)
     return figures
 
@@ -79,9 +93,8 @@ def _best_of(fn, repeats: int = 5) -> float:  # noqa: ANN001 - any zero-arg call
 
 def cpu_ops() -> dict[str, float]:
     """GFLOP/s of infercore's CPU ops and NumPy's equivalents, same inputs, same process."""
-    import numpy as np
-
     import infercore
+    import numpy as np
 
     rng = np.random.default_rng(2026)
     figures: dict[str, float] = {}
@@ -97,8 +110,9 @@ def cpu_ops() -> dict[str, float]:
         return np.einsum("bhqk,bkhd->bqhd", p, v, optimize=True)
 
     attn_flops = 4.0 * b * h * s * s * d
-    figures["attention_infercore_gflops"] = attn_flops / _best_of(
-        lambda: infercore.attention(q, k, v)) / 1e9
+    figures["attention_infercore_gflops"] = (
+        attn_flops / _best_of(lambda: infercore.attention(q, k, v)) / 1e9
+    )
     figures["attention_numpy_gflops"] = attn_flops / _best_of(numpy_attention) / 1e9
     n = 1024
     a, bm = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))

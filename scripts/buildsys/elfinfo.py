@@ -47,9 +47,11 @@ def read(path: Path) -> ElfDeps:
     with path.open("rb") as f:
         elf = ELFFile(f)
         dynamic = elf.get_section_by_name(".dynamic")
-        needed = tuple(
-            tag.needed for tag in dynamic.iter_tags() if tag.entry.d_tag == "DT_NEEDED"
-        ) if dynamic else ()
+        needed = (
+            tuple(tag.needed for tag in dynamic.iter_tags() if tag.entry.d_tag == "DT_NEEDED")
+            if dynamic
+            else ()
+        )
         names_by_index: dict[int, str] = {}
         verneed = elf.get_section_by_name(".gnu.version_r")
         if verneed is not None:
@@ -79,20 +81,28 @@ def read(path: Path) -> ElfDeps:
 def dependency_problems(path: Path) -> list[str]:
     """Anything the object needs beyond the C/C++ runtime and the Python API."""
     deps = read(path)
-    problems = [f"links {lib} (allowed: glibc's libraries and loader, libstdc++, libgcc_s)"
-                for lib in deps.needed if not ALLOWED_NEEDED.match(lib)]
+    problems = [
+        f"links {lib} (allowed: glibc's libraries and loader, libstdc++, libgcc_s)"
+        for lib in deps.needed
+        if not ALLOWED_NEEDED.match(lib)
+    ]
     for sym in deps.undefined:
         if TORCH.search(sym.name):
             problems.append(f"references torch/c10/ATen symbol {sym.name}")
         elif sym.version is None and not PYTHON_API.match(sym.name):
-            problems.append(f"needs unversioned symbol {sym.name}, which no allowed library provides")
+            problems.append(
+                f"needs unversioned symbol {sym.name}, which no allowed library provides"
+            )
     return problems
 
 
 def export_problems(path: Path) -> list[str]:
     """A Python extension should export its PyInit_ function and nothing else."""
-    return [f"exports {name} (only the module's PyInit_* function should be visible)"
-            for name in read(path).exported if not name.startswith("PyInit_")]
+    return [
+        f"exports {name} (only the module's PyInit_* function should be visible)"
+        for name in read(path).exported
+        if not name.startswith("PyInit_")
+    ]
 
 
 @functools.cache

@@ -78,9 +78,7 @@ def _target(name: str, table: dict[str, Any]) -> Target:
             raise BuildError(f"{where} in build-matrix.toml has no {key!r}", fix=f"add {key} = ...")
     platform = table["platform"]
     if platform not in ("x86", "arm", "cuda"):
-        raise BuildError(
-            f"{where}.platform is {platform!r}", why="expected 'x86', 'arm' or 'cuda'"
-        )
+        raise BuildError(f"{where}.platform is {platform!r}", why="expected 'x86', 'arm' or 'cuda'")
     sass = _str_list(table, "sass-archs", where)
     ptx = _str_list(table, "ptx-archs", where)
     if platform == "cuda" and (not sass or "cuda" not in table):

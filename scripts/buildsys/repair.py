@@ -53,8 +53,9 @@ def explain_policy_gap(wheel: Path, release: str) -> str:
                 newest[version.split("_")[0]] = (version, symbols)
     if not newest:
         return f"auditwheel did not grant {release}"
-    needs = ", ".join(f"{version} (e.g. {sorted(set(symbols))[0]})"
-                      for version, symbols in newest.values())
+    needs = ", ".join(
+        f"{version} (e.g. {sorted(set(symbols))[0]})" for version, symbols in newest.values()
+    )
     return (
         f"compiled against this host's glibc and libstdc++, it needs {needs}, newer than "
         f"{release} allows; {release} wheels are built in the pinned {release} image "
@@ -62,8 +63,9 @@ def explain_policy_gap(wheel: Path, release: str) -> str:
     )
 
 
-def repair(wheel: Path, *, out_dir: Path, exclude: tuple[str, ...], release: str, arch: str,
-           log: Path) -> Repaired:
+def repair(
+    wheel: Path, *, out_dir: Path, exclude: tuple[str, ...], release: str, arch: str, log: Path
+) -> Repaired:
     out_dir.mkdir(parents=True, exist_ok=True)
     cmd = ["auditwheel", "repair", "-w", out_dir]
     for soname in exclude:
@@ -71,8 +73,11 @@ def repair(wheel: Path, *, out_dir: Path, exclude: tuple[str, ...], release: str
     proc.run([*cmd, wheel], log=log, what=f"auditwheel repair of {wheel.name}")
     produced = sorted(out_dir.glob("*.whl"))
     if len(produced) != 1:
-        raise BuildError(f"auditwheel repair produced {len(produced)} wheels in {out_dir}",
-                         why="expected exactly one", fix=f"read {log}")
+        raise BuildError(
+            f"auditwheel repair produced {len(produced)} wheels in {out_dir}",
+            why="expected exactly one",
+            fix=f"read {log}",
+        )
     repaired = produced[0]
     tags = platform_tags(repaired)
     # The most compatible tag is the one with the lowest glibc; auditwheel lists several.

@@ -45,11 +45,14 @@ def parse_lock(data: dict) -> dict[str, Source]:
     sources: dict[str, Source] = {}
     for i, entry in enumerate(data.get("source", [])):
         where = f"sources.lock.toml [[source]] #{i + 1} ({entry.get('name', '?')})"
-        missing = [k for k in ("name", "version", "kind", "filename", "sha256", "urls")
-                   if k not in entry]
+        missing = [
+            k for k in ("name", "version", "kind", "filename", "sha256", "urls") if k not in entry
+        ]
         if missing:
-            raise BuildError(f"{where} lacks {', '.join(missing)}",
-                             fix="every source needs name, version, kind, filename, sha256, urls")
+            raise BuildError(
+                f"{where} lacks {', '.join(missing)}",
+                fix="every source needs name, version, kind, filename, sha256, urls",
+            )
         sha = str(entry["sha256"]).lower()
         if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
             raise BuildError(f"{where}: sha256 {entry['sha256']!r} is not 64 hex digits")
@@ -60,9 +63,15 @@ def parse_lock(data: dict) -> dict[str, Source]:
         if entry["name"] in sources:
             raise BuildError(f"{where}: the name {entry['name']!r} is pinned twice")
         sources[entry["name"]] = Source(
-            name=entry["name"], version=str(entry["version"]), kind=entry["kind"],
-            filename=entry["filename"], sha256=sha, urls=tuple(entry["urls"]),
-            root=entry.get("root", ""), upstream=entry.get("upstream", ""))
+            name=entry["name"],
+            version=str(entry["version"]),
+            kind=entry["kind"],
+            filename=entry["filename"],
+            sha256=sha,
+            urls=tuple(entry["urls"]),
+            root=entry.get("root", ""),
+            upstream=entry.get("upstream", ""),
+        )
     return sources
 
 
@@ -108,8 +117,11 @@ def _from_mirror(src: Source, mirrors: list[Path], dest: Path) -> bool:
                 shutil.copyfile(candidate, dest)
                 if sha256_of(dest) == src.sha256:
                     return True
-                proc.say(src.name, f"{candidate} does not match its pinned sha256: ignored",
-                         style="yellow")
+                proc.say(
+                    src.name,
+                    f"{candidate} does not match its pinned sha256: ignored",
+                    style="yellow",
+                )
     return False
 
 
@@ -133,8 +145,9 @@ def fetch(src: Source, *, offline: bool = False, mirrors: list[Path] | None = No
                 proc.say(src.name, f"{src.filename} from a mirror, verified")
                 return final
             if offline:
-                raise BuildError(f"{src.filename} ({src.name} {src.version}) is not available "
-                                 "offline")
+                raise BuildError(
+                    f"{src.filename} ({src.name} {src.version}) is not available offline"
+                )
             errors = []
             for url in src.urls:
                 proc.say(src.name, f"downloading {url}")
@@ -147,8 +160,10 @@ def fetch(src: Source, *, offline: bool = False, mirrors: list[Path] | None = No
                     os.replace(tmp, final)
                     proc.say(src.name, f"{src.filename} verified (sha256 {actual[:12]}...)")
                     return final
-                errors.append(f"{url}: sha256 mismatch for {src.filename}: expected "
-                              f"{src.sha256}, got {actual}; the bytes were discarded")
+                errors.append(
+                    f"{url}: sha256 mismatch for {src.filename}: expected "
+                    f"{src.sha256}, got {actual}; the bytes were discarded"
+                )
             raise BuildError(
                 f"could not fetch a verified {src.filename} ({src.name} {src.version})",
                 why="\n    " + "\n    ".join(errors),
@@ -159,27 +174,40 @@ def fetch(src: Source, *, offline: bool = False, mirrors: list[Path] | None = No
             tmp.unlink(missing_ok=True)
 
 
-def fetch_all(names: list[str] | None = None, *, offline: bool = False,
-              mirrors: list[Path] | None = None) -> dict[str, Path]:
+def fetch_all(
+    names: list[str] | None = None, *, offline: bool = False, mirrors: list[Path] | None = None
+) -> dict[str, Path]:
     lock = load_lock()
     wanted = names or list(lock)
     unknown = [n for n in wanted if n not in lock]
     if unknown:
-        raise BuildError(f"unknown source(s): {', '.join(unknown)}",
-                         why=f"sources.lock.toml pins: {', '.join(lock)}")
+        raise BuildError(
+            f"unknown source(s): {', '.join(unknown)}",
+            why=f"sources.lock.toml pins: {', '.join(lock)}",
+        )
     if offline:
-        missing = [lock[n] for n in wanted
-                   if not (cache_dir() / "sha256" / lock[n].sha256).is_file()
-                   and not any((m / lock[n].filename).is_file() or (m / lock[n].sha256).is_file()
-                               for m in mirrors or [])]
+        missing = [
+            lock[n]
+            for n in wanted
+            if not (cache_dir() / "sha256" / lock[n].sha256).is_file()
+            and not any(
+                (m / lock[n].filename).is_file() or (m / lock[n].sha256).is_file()
+                for m in mirrors or []
+            )
+        ]
         if missing:
-            listing = "\n    ".join(f"{s.name} {s.version}: {s.filename} (sha256 {s.sha256}) "
-                                    f"from {s.urls[0]}" for s in missing)
-            raise BuildError(f"offline, and {len(missing)} pinned source(s) are neither in the "
-                             f"cache ({cache_dir()}) nor in a mirror", why="\n    " + listing,
-                             fix="run `nox -s sources` where the network is reachable, or pass "
-                             "--mirror DIR holding these files (see `nox -s sources -- "
-                             "--fill-mirror DIR`)")
+            listing = "\n    ".join(
+                f"{s.name} {s.version}: {s.filename} (sha256 {s.sha256}) from {s.urls[0]}"
+                for s in missing
+            )
+            raise BuildError(
+                f"offline, and {len(missing)} pinned source(s) are neither in the "
+                f"cache ({cache_dir()}) nor in a mirror",
+                why="\n    " + listing,
+                fix="run `nox -s sources` where the network is reachable, or pass "
+                "--mirror DIR holding these files (see `nox -s sources -- "
+                "--fill-mirror DIR`)",
+            )
     return {n: fetch(lock[n], offline=offline, mirrors=mirrors) for n in wanted}
 
 
@@ -219,8 +247,10 @@ def unpack(src: Source, archive: Path) -> Path:
             shutil.rmtree(tmp, ignore_errors=True)
     root = dest / src.root
     if not root.is_dir():
-        raise BuildError(f"{src.filename} has no {src.root}/ inside",
-                         fix="fix `root` for this source in sources.lock.toml")
+        raise BuildError(
+            f"{src.filename} has no {src.root}/ inside",
+            fix="fix `root` for this source in sources.lock.toml",
+        )
     return root
 
 

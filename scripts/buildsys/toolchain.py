@@ -40,8 +40,11 @@ def _candidates(version: str) -> list[Path]:
     found = [Path(p) for name in names if (p := shutil.which(name))]
     # pyenv installs every version but shims only the global ones; look behind them.
     pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    found += sorted((pyenv_root / "versions").glob(f"{version}.*/bin/python{version}"), reverse=True)
-    found += [Path(f"/opt/python/cp{version.replace('.', '')}-cp{version.replace('.', '')}/bin/python")]
+    found += sorted(
+        (pyenv_root / "versions").glob(f"{version}.*/bin/python{version}"), reverse=True
+    )
+    tag = "cp" + version.replace(".", "")
+    found.append(Path(f"/opt/python/{tag}-{tag}/bin/python"))  # manylinux images
     return found
 
 

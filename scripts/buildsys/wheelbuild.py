@@ -35,16 +35,29 @@ def build_env(interp: Interpreter, *, log: Path) -> Path:
     if python.exists() and stamp.exists() and stamp.read_text() == wanted:
         return python
     shutil.rmtree(env_dir, ignore_errors=True)
-    proc.run(["uv", "venv", "--quiet", "--python", interp.path, env_dir], log=log,
-             what=f"creating the {interp.tag} build environment")
-    proc.run(["uv", "pip", "install", "--quiet", "--python", python, *env_requirements()],
-             log=log, what=f"installing {interp.tag} build requirements")
+    proc.run(
+        ["uv", "venv", "--quiet", "--python", interp.path, env_dir],
+        log=log,
+        what=f"creating the {interp.tag} build environment",
+    )
+    proc.run(
+        ["uv", "pip", "install", "--quiet", "--python", python, *env_requirements()],
+        log=log,
+        what=f"installing {interp.tag} build requirements",
+    )
     stamp.write_text(wanted)  # last: an interrupted setup is redone next time
     return python
 
 
-def build_wheel(interp: Interpreter, core: CoreBuild, *, out_dir: Path, jobs: int,
-                env: dict[str, str], log: Path) -> Path:
+def build_wheel(
+    interp: Interpreter,
+    core: CoreBuild,
+    *,
+    out_dir: Path,
+    jobs: int,
+    env: dict[str, str],
+    log: Path,
+) -> Path:
     python = build_env(interp, log=log)
     out_dir.mkdir(parents=True, exist_ok=True)
     # A persistent per-Python build dir keeps re-runs incremental.
@@ -56,11 +69,16 @@ def build_wheel(interp: Interpreter, core: CoreBuild, *, out_dir: Path, jobs: in
     }
     cmd = [python, "-m", "build", "--wheel", "--no-isolation", "--outdir", out_dir]
     cmd += [f"-C{key}={value}" for key, value in settings.items()]
-    proc.run([*cmd, ROOT], log=log, cwd=ROOT,
-             env={**env, "CMAKE_BUILD_PARALLEL_LEVEL": str(jobs)},
-             what=f"building the {interp.tag} wheel")
+    proc.run(
+        [*cmd, ROOT],
+        log=log,
+        cwd=ROOT,
+        env={**env, "CMAKE_BUILD_PARALLEL_LEVEL": str(jobs)},
+        what=f"building the {interp.tag} wheel",
+    )
     wheels = sorted(out_dir.glob("*.whl"))
     if len(wheels) != 1:
-        raise BuildError(f"the {interp.tag} build produced {len(wheels)} wheels in {out_dir}",
-                         fix=f"read {log}")
+        raise BuildError(
+            f"the {interp.tag} build produced {len(wheels)} wheels in {out_dir}", fix=f"read {log}"
+        )
     return wheels[0]

@@ -37,8 +37,12 @@ def choose_target(bm: matrix.BuildMatrix, name: str, nvcc: Path | None) -> matri
         return bm.target(name)
     target = bm.default_target(cuda_available=nvcc is not None)
     if nvcc is None:
-        proc.say("core", "nvcc not found ($CUDACXX, PATH, /usr/local/cuda): building CPU-only "
-                 f"wheels ({target.name}); install CUDA for GPU kernels", style="yellow")
+        proc.say(
+            "core",
+            "nvcc not found ($CUDACXX, PATH, /usr/local/cuda): building CPU-only "
+            f"wheels ({target.name}); install CUDA for GPU kernels",
+            style="yellow",
+        )
     return target
 
 
@@ -53,11 +57,16 @@ def choose_interpreters(bm: matrix.BuildMatrix, requested: list[str]) -> list[In
             "for every version found",
         )
     for version in missing:
-        proc.say("python", f"CPython {version} not found: no {version} wheel this run "
-                 f"(install it to build one)", style="yellow")
+        proc.say(
+            "python",
+            f"CPython {version} not found: no {version} wheel this run (install it to build one)",
+            style="yellow",
+        )
     if not found:
-        raise BuildError(f"none of CPython {', '.join(versions)} was found",
-                         fix="install one of them, e.g. `pyenv install 3.11`")
+        raise BuildError(
+            f"none of CPython {', '.join(versions)} was found",
+            fix="install one of them, e.g. `pyenv install 3.11`",
+        )
     return found
 
 
@@ -68,32 +77,56 @@ def check_wheel(wheel: Path, *, budget_mib: float | None, work_dir: Path) -> Non
         problems += [f"{so.name}: {p}" for p in found]
     size_mib = wheel.stat().st_size / 2**20
     if budget_mib is not None and size_mib > budget_mib:
-        problems.append(f"wheel is {size_mib:.1f} MiB, over its {budget_mib:g} MiB budget "
-                        "([wheels.size-budget-mib] in build-matrix.toml)")
+        problems.append(
+            f"wheel is {size_mib:.1f} MiB, over its {budget_mib:g} MiB budget "
+            "([wheels.size-budget-mib] in build-matrix.toml)"
+        )
     if problems:
-        raise BuildError(f"{wheel.name} failed its checks", why="\n    ".join(["", *problems]),
-                         fix="remove the offending dependency, or raise the budget knowingly")
+        raise BuildError(
+            f"{wheel.name} failed its checks",
+            why="\n    ".join(["", *problems]),
+            fix="remove the offending dependency, or raise the budget knowingly",
+        )
 
 
-def one_python(interp: Interpreter, core: CoreBuild, bm: matrix.BuildMatrix, *,
-               staging: Path, jobs: int, env: dict[str, str], log_dir: Path) -> WheelResult:
+def one_python(
+    interp: Interpreter,
+    core: CoreBuild,
+    bm: matrix.BuildMatrix,
+    *,
+    staging: Path,
+    jobs: int,
+    env: dict[str, str],
+    log_dir: Path,
+) -> WheelResult:
     start = time.monotonic()
     tag = interp.tag
     log = log_dir / f"wheel-{tag}.log"
     work = staging / tag
     proc.say(tag, f"building with Python {interp.full_version} ({interp.path})")
     raw = build_wheel(interp, core, out_dir=work / "raw", jobs=jobs, env=env, log=log)
-    fixed = repair.repair(raw, out_dir=work / "repaired", exclude=bm.repair_exclude,
-                          release=bm.manylinux, arch=core.target.arch, log=log)
+    fixed = repair.repair(
+        raw,
+        out_dir=work / "repaired",
+        exclude=bm.repair_exclude,
+        release=bm.manylinux,
+        arch=core.target.arch,
+        log=log,
+    )
     proc.say(tag, f"repaired: {fixed.wheel.name}")
     budget = bm.size_budget_mib.get("cuda" if core.target.is_cuda else "cpu")
     check_wheel(fixed.wheel, budget_mib=budget, work_dir=work)
     counts = test_wheel(fixed.wheel, interp, work_dir=work / "test", log=log)
     proc.say(tag, f"tested in a fresh venv: {counts}", style="green")
-    return WheelResult(interp=interp, wheel=fixed.wheel, policy=fixed.policy,
-                       why_not_release=fixed.why_not_release,
-                       size_bytes=fixed.wheel.stat().st_size, tests=counts,
-                       seconds=time.monotonic() - start)
+    return WheelResult(
+        interp=interp,
+        wheel=fixed.wheel,
+        policy=fixed.policy,
+        why_not_release=fixed.why_not_release,
+        size_bytes=fixed.wheel.stat().st_size,
+        tests=counts,
+        seconds=time.monotonic() - start,
+    )
 
 
 def summary(results: list[WheelResult], dist: Path, core_seconds: float, total: float) -> None:
@@ -101,14 +134,23 @@ def summary(results: list[WheelResult], dist: Path, core_seconds: float, total: 
     for column in ("python", "wheel", "policy", "size", "engine tests", "time"):
         table.add_column(column)
     for r in results:
-        table.add_row(r.interp.full_version, r.wheel.name, r.policy,
-                      f"{r.size_bytes / 2**20:.2f} MiB", str(r.tests), f"{r.seconds:.1f}s")
+        table.add_row(
+            r.interp.full_version,
+            r.wheel.name,
+            r.policy,
+            f"{r.size_bytes / 2**20:.2f} MiB",
+            str(r.tests),
+            f"{r.seconds:.1f}s",
+        )
     proc.console.print(table)
     policies = {r.policy for r in results}
     whys = {r.why_not_release for r in results if r.why_not_release}
     for why in sorted(whys):
-        proc.console.print(f"policy {', '.join(sorted(policies))}, not manylinux2014: {why}",
-                           markup=False, style="yellow")
+        proc.console.print(
+            f"policy {', '.join(sorted(policies))}, not manylinux2014: {why}",
+            markup=False,
+            style="yellow",
+        )
     proc.console.print(f"core {core_seconds:.1f}s, total {total:.1f}s")
 
 
@@ -136,14 +178,21 @@ def build_for_running_python(*, out: Path, target_name: str, jobs: int | None) -
     env = _env()
     core = _core(choose_target(bm, target_name, nvcc), nvcc, jobs=jobs, log_dir=BUILD_DIR / "logs")
     shutil.rmtree(out, ignore_errors=True)
-    wheel = build_wheel(interp, core, out_dir=out, jobs=jobs, env=env,
-                        log=BUILD_DIR / "logs" / f"wheel-{interp.tag}.log")
+    wheel = build_wheel(
+        interp,
+        core,
+        out_dir=out,
+        jobs=jobs,
+        env=env,
+        log=BUILD_DIR / "logs" / f"wheel-{interp.tag}.log",
+    )
     proc.say(interp.tag, f"built {wheel}")
     return wheel
 
 
-def run(*, pythons: list[str], target_name: str, jobs: int | None,
-        dist: Path | None = None) -> list[Path]:
+def run(
+    *, pythons: list[str], target_name: str, jobs: int | None, dist: Path | None = None
+) -> list[Path]:
     start = time.monotonic()
     bm = matrix.load()
     dist = dist or bm.dist_dir
@@ -153,8 +202,11 @@ def run(*, pythons: list[str], target_name: str, jobs: int | None,
     nvcc = find_nvcc()
     target = choose_target(bm, target_name, nvcc)
     interps = choose_interpreters(bm, pythons)
-    proc.say("host", "no container engine in use: building on this host "
-             f"for {', '.join(i.tag for i in interps)}")
+    proc.say(
+        "host",
+        "no container engine in use: building on this host "
+        f"for {', '.join(i.tag for i in interps)}",
+    )
     env = _env()
     core = _core(target, nvcc, jobs=jobs, log_dir=log_dir)
     core_seconds = time.monotonic() - start
@@ -164,9 +216,19 @@ def run(*, pythons: list[str], target_name: str, jobs: int | None,
     workers = min(len(interps), jobs)
     per_wheel_jobs = max(1, jobs // workers)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {i.tag: pool.submit(one_python, i, core, bm, staging=staging,
-                                      jobs=per_wheel_jobs, env=env, log_dir=log_dir)
-                   for i in interps}
+        futures = {
+            i.tag: pool.submit(
+                one_python,
+                i,
+                core,
+                bm,
+                staging=staging,
+                jobs=per_wheel_jobs,
+                env=env,
+                log_dir=log_dir,
+            )
+            for i in interps
+        }
     failures, results = [], []
     for tag, future in futures.items():
         try:
@@ -174,8 +236,10 @@ def run(*, pythons: list[str], target_name: str, jobs: int | None,
         except BuildError as err:
             failures.append(f"{tag}: {err}")
     if failures:
-        raise BuildError(f"{len(failures)} of {len(interps)} wheels failed; dist/ left unchanged",
-                         why="\n" + "\n".join(failures))
+        raise BuildError(
+            f"{len(failures)} of {len(interps)} wheels failed; dist/ left unchanged",
+            why="\n" + "\n".join(failures),
+        )
     published = publish.publish([r.wheel for r in results], dist)
     summary(results, dist, core_seconds, time.monotonic() - start)
     return published

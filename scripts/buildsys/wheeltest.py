@@ -41,17 +41,42 @@ def test_wheel(wheel: Path, interp: Interpreter, *, work_dir: Path, log: Path) -
     """
     venv = work_dir / "venv"
     python = venv / "bin" / "python"
-    proc.run(["uv", "venv", "--quiet", "--python", interp.path, venv], log=log,
-             what=f"creating a test venv for {interp.tag}")
-    proc.run(["uv", "pip", "install", "--quiet", "--python", python,
-              f"infercore[test] @ {wheel.resolve().as_uri()}"],
-             log=log, what=f"installing {wheel.name} into a fresh venv")
+    proc.run(
+        ["uv", "venv", "--quiet", "--python", interp.path, venv],
+        log=log,
+        what=f"creating a test venv for {interp.tag}",
+    )
+    proc.run(
+        [
+            "uv",
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            python,
+            f"infercore[test] @ {wheel.resolve().as_uri()}",
+        ],
+        log=log,
+        what=f"installing {wheel.name} into a fresh venv",
+    )
     junit = work_dir / "junit.xml"
     # From a scratch cwd, so `import infercore` can only find the installed wheel.
-    proc.run([python, "-m", "pytest", ENGINE_TESTS, "-q", "-p", "no:cacheprovider",
-              f"--junitxml={junit}"],
-             log=log, cwd=work_dir, env={"PYTHONDONTWRITEBYTECODE": "1"},
-             what=f"engine tests against {wheel.name}")
+    proc.run(
+        [
+            python,
+            "-m",
+            "pytest",
+            ENGINE_TESTS,
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={junit}",
+        ],
+        log=log,
+        cwd=work_dir,
+        env={"PYTHONDONTWRITEBYTECODE": "1"},
+        what=f"engine tests against {wheel.name}",
+    )
     counts = read_junit(junit)
     if counts.passed == 0:
         raise BuildError(f"no engine test ran against {wheel.name}", fix=f"read {log}")

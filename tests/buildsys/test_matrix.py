@@ -8,8 +8,13 @@ GOOD = {
     "wheels": {"dist-dir": "dist", "size-budget-mib": {"cpu": 5}},
     "targets": {
         "cpu-x86_64": {"platform": "x86", "arch": "x86_64"},
-        "cuda-x86_64": {"platform": "cuda", "arch": "x86_64", "cuda": "13.0",
-                        "sass-archs": ["80", "90"], "ptx-archs": ["90"]},
+        "cuda-x86_64": {
+            "platform": "cuda",
+            "arch": "x86_64",
+            "cuda": "13.0",
+            "sass-archs": ["80", "90"],
+            "ptx-archs": ["90"],
+        },
     },
 }
 

@@ -22,8 +22,15 @@ def _artifact(tmp_path, name="pkg-1.0.whl", payload=b"real bytes " * 1000):
 
 
 def _source(path, sha, *, urls=None, kind="wheel", root=""):
-    return sources.Source(name="pkg", version="1.0", kind=kind, filename=path.name, sha256=sha,
-                          urls=tuple(urls or [path.as_uri()]), root=root)
+    return sources.Source(
+        name="pkg",
+        version="1.0",
+        kind=kind,
+        filename=path.name,
+        sha256=sha,
+        urls=tuple(urls or [path.as_uri()]),
+        root=root,
+    )
 
 
 def test_fetch_verifies_and_stores_by_hash(tmp_path):
@@ -113,8 +120,14 @@ def test_unpack_extracts_the_root_once(tmp_path, monkeypatch):
 
 
 def test_lock_validation_rejects_bad_entries():
-    good = {"name": "a", "version": "1", "kind": "sdist", "filename": "a.tgz",
-            "sha256": "b" * 64, "urls": ["https://x/a.tgz"]}
+    good = {
+        "name": "a",
+        "version": "1",
+        "kind": "sdist",
+        "filename": "a.tgz",
+        "sha256": "b" * 64,
+        "urls": ["https://x/a.tgz"],
+    }
     assert sources.parse_lock({"source": [good]})["a"].sha256 == "b" * 64
     with pytest.raises(BuildError, match="not 64 hex digits"):
         sources.parse_lock({"source": [{**good, "sha256": "abc"}]})

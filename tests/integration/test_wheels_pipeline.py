@@ -18,7 +18,8 @@ def _finish(proc, timeout=900):
 
 
 def test_interrupted_run_publishes_nothing_then_a_full_run_publishes_a_tested_wheel(
-        tmp_path, run_buildsys):
+    tmp_path, run_buildsys
+):
     dist = tmp_path / "dist"
     proc = run_buildsys("wheels", *CPU, "--dist", str(dist), build_dir=tmp_path / "build")
     # Interrupt as soon as the wheel exists but before its tests have finished.
@@ -44,9 +45,14 @@ def test_interrupted_run_publishes_nothing_then_a_full_run_publishes_a_tested_wh
 def test_two_clean_builds_in_different_trees_give_identical_wheels(tmp_path, run_buildsys):
     digests = []
     for name in ("one", "two"):
-        proc = run_buildsys("wheels", *CPU, "--dist", str(tmp_path / name / "dist"),
-                            build_dir=tmp_path / name / "build",
-                            extra_env={"CCACHE_DISABLE": "1"})  # truly clean compiles
+        proc = run_buildsys(
+            "wheels",
+            *CPU,
+            "--dist",
+            str(tmp_path / name / "dist"),
+            build_dir=tmp_path / name / "build",
+            extra_env={"CCACHE_DISABLE": "1"},
+        )  # truly clean compiles
         code, out = _finish(proc)
         assert code == 0, out
         (wheel,) = (tmp_path / name / "dist").glob("*.whl")
@@ -55,8 +61,9 @@ def test_two_clean_builds_in_different_trees_give_identical_wheels(tmp_path, run
 
 
 def test_unknown_target_fails_before_building(tmp_path, run_buildsys):
-    proc = run_buildsys("wheels", "--target", "sm75", "--dist", str(tmp_path / "d"),
-                        build_dir=tmp_path / "build")
+    proc = run_buildsys(
+        "wheels", "--target", "sm75", "--dist", str(tmp_path / "d"), build_dir=tmp_path / "build"
+    )
     code, out = _finish(proc, timeout=120)
     assert code == 1
     assert "unknown build target 'sm75'" in out and "fix:" in out
