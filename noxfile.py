@@ -7,6 +7,8 @@ importable and unit-tested. Pinned tool versions live in pyproject.toml's
 
 from __future__ import annotations
 
+import os
+
 import nox
 
 nox.needs_version = ">=2025.2.9"
@@ -35,12 +37,16 @@ def wheels(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the pytest suites: build-system unit tests, then engine tests on a built wheel."""
+    """Run the pytest suites: buildsys unit, engine (on a built wheel), pipeline integration."""
     session.install(*BUILDSYS, *TEST)
+    # Optional: a PyTorch requirement or wheel path, for the torch-in/torch-out engine tests.
+    if torch := os.environ.get("INFERCORE_TEST_TORCH"):
+        session.install(torch)
     wheel_dir = session.create_tmp()
     _buildsys(session, "wheel", "--out", wheel_dir)
     session.install("--no-deps", "--reinstall", "--find-links", wheel_dir, "infercore")
-    session.run("pytest", "tests/buildsys", "tests/engine", *session.posargs, env=BUILDSYS_ENV)
+    suites = session.posargs or ["tests/buildsys", "tests/engine", "tests/integration"]
+    session.run("pytest", *suites, env=BUILDSYS_ENV)
 
 
 @nox.session
@@ -54,7 +60,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Measure wheel build times and CPU op throughput (figures for docs/BENCHMARKS.md)."""
-    session.install(*BUILDSYS, *TEST, "nox")
+    session.install(*BUILDSYS, *TEST, "nox==2026.10.20")
     what = session.posargs or ["wheels", "cpu-ops"]
     if "wheels" in what:
         _buildsys(session, "bench", "wheels")

@@ -29,6 +29,11 @@ def _parser() -> argparse.ArgumentParser:
         "version in build-matrix.toml that is installed)",
     )
     wheels.add_argument(
+        "--retest",
+        action="store_true",
+        help="run the engine tests even for a wheel byte-identical to one that already passed",
+    )
+    wheels.add_argument(
         "--dist",
         type=Path,
         default=None,
@@ -90,7 +95,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "wheels":
             from . import wheels
 
-            wheels.run(pythons=args.python, target_name=args.target, jobs=args.jobs, dist=args.dist)
+            wheels.run(
+                pythons=args.python,
+                target_name=args.target,
+                jobs=args.jobs,
+                dist=args.dist,
+                retest=args.retest,
+            )
         elif args.command == "wheel":
             from . import wheels
 

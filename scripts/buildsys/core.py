@@ -66,7 +66,16 @@ def build_core(target: Target, *, nvcc: Path | None, jobs: int, log_dir: Path) -
     env = {"SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", "")}
     configure = ["cmake", "-S", ROOT, "-B", build_dir, "-G", "Ninja"]
     configure += [f"-D{key}={value}" for key, value in defines.items()]
-    proc.run(configure, log=log, env=env, what="configuring the core (cmake)")
+    # Same settings as last time: ninja re-runs CMake by itself if a CMake file changed.
+    stamp = build_dir / "infercore-configure.txt"
+    if not (
+        stamp.exists()
+        and stamp.read_text() == str(configure)
+        and (build_dir / "build.ninja").exists()
+    ):
+        stamp.unlink(missing_ok=True)
+        proc.run(configure, log=log, env=env, what="configuring the core (cmake)")
+        stamp.write_text(str(configure))
     proc.run(
         ["cmake", "--build", build_dir, "--parallel", str(jobs)],
         log=log,

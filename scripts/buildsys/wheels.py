@@ -12,12 +12,12 @@ from pathlib import Path
 
 from rich.table import Table
 
-from . import elfinfo, matrix, proc, publish, repair
+from . import elfinfo, matrix, proc, publish, repair, wheeltest
 from .core import CoreBuild, build_core
 from .errors import BuildError
 from .project import BUILD_DIR, source_date_epoch
 from .toolchain import Interpreter, find_interpreters, find_nvcc
-from .wheelbuild import build_wheel
+from .wheelbuild import build_env, build_wheel
 from .wheeltest import TestCounts, test_wheel
 
 
@@ -98,6 +98,7 @@ def one_python(
     jobs: int,
     env: dict[str, str],
     log_dir: Path,
+    retest: bool,
 ) -> WheelResult:
     start = time.monotonic()
     tag = interp.tag
@@ -116,8 +117,22 @@ def one_python(
     proc.say(tag, f"repaired: {fixed.wheel.name}")
     budget = bm.size_budget_mib.get("cuda" if core.target.is_cuda else "cpu")
     check_wheel(fixed.wheel, budget_mib=budget, work_dir=work)
-    counts = test_wheel(fixed.wheel, interp, work_dir=work / "test", log=log)
-    proc.say(tag, f"tested in a fresh venv: {counts}", style="green")
+    # Test results are cached by content, like Bazel's: a byte-identical wheel that
+    # already passed the same tests on the same interpreter is not tested again.
+    key = wheeltest.result_key(fixed.wheel, interp)
+    cached = None if retest else wheeltest.cached_result(key)
+    if cached is not None:
+        counts = cached
+        proc.say(
+            tag,
+            f"identical wheel and tests already passed in a fresh venv: {counts} "
+            "(--retest runs them again)",
+            style="green",
+        )
+    else:
+        counts = test_wheel(fixed.wheel, interp, work_dir=work / "test", log=log)
+        wheeltest.remember_pass(key, counts)
+        proc.say(tag, f"tested in a fresh venv: {counts}", style="green")
     return WheelResult(
         interp=interp,
         wheel=fixed.wheel,
@@ -191,7 +206,12 @@ def build_for_running_python(*, out: Path, target_name: str, jobs: int | None) -
 
 
 def run(
-    *, pythons: list[str], target_name: str, jobs: int | None, dist: Path | None = None
+    *,
+    pythons: list[str],
+    target_name: str,
+    jobs: int | None,
+    dist: Path | None = None,
+    retest: bool = False,
 ) -> list[Path]:
     start = time.monotonic()
     bm = matrix.load()
@@ -208,7 +228,12 @@ def run(
         f"for {', '.join(i.tag for i in interps)}",
     )
     env = _env()
-    core = _core(target, nvcc, jobs=jobs, log_dir=log_dir)
+    # The per-Python build envs need no compiler: set them up while the core compiles.
+    with ThreadPoolExecutor(max_workers=len(interps)) as pool:
+        envs = [pool.submit(build_env, i, log=log_dir / f"wheel-{i.tag}.log") for i in interps]
+        core = _core(target, nvcc, jobs=jobs, log_dir=log_dir)
+        for future in envs:
+            future.result()
     core_seconds = time.monotonic() - start
 
     staging = BUILD_DIR / "staging" / target.name
@@ -226,6 +251,7 @@ def run(
                 jobs=per_wheel_jobs,
                 env=env,
                 log_dir=log_dir,
+                retest=retest,
             )
             for i in interps
         }

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import proc
 from .errors import BuildError
-from .project import ROOT
+from .project import BUILD_DIR, ROOT, pyproject
+from .sources import sha256_of
 from .toolchain import Interpreter
 
 ENGINE_TESTS = ROOT / "tests" / "engine"
+RESULTS = BUILD_DIR / "test-results"
 
 
 @dataclass(frozen=True)
@@ -81,3 +86,30 @@ def test_wheel(wheel: Path, interp: Interpreter, *, work_dir: Path, log: Path) -
     if counts.passed == 0:
         raise BuildError(f"no engine test ran against {wheel.name}", fix=f"read {log}")
     return counts
+
+
+def result_key(wheel: Path, interp: Interpreter) -> str:
+    """Everything a test result depends on: the wheel's bytes, the test files, the
+    interpreter and the pinned test requirements."""
+    digest = hashlib.sha256()
+    digest.update(sha256_of(wheel).encode())
+    for path in sorted(ENGINE_TESTS.rglob("*.py")):
+        digest.update(f"{path.relative_to(ROOT)}:{sha256_of(path)}".encode())
+    digest.update(f"{interp.path}:{interp.full_version}".encode())
+    digest.update(json.dumps(pyproject()["project"]["optional-dependencies"]["test"]).encode())
+    return digest.hexdigest()
+
+
+def cached_result(key: str) -> TestCounts | None:
+    """The counts of an earlier passing run with exactly the same inputs, if any."""
+    record = RESULTS / f"{key}.json"
+    if not record.exists():
+        return None
+    data = json.loads(record.read_text())
+    return TestCounts(data["passed"], data["failed"], data["skipped"])
+
+
+def remember_pass(key: str, counts: TestCounts) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    record = {**asdict(counts), "at": time.strftime("%Y-%m-%d %H:%M:%S")}
+    (RESULTS / f"{key}.json").write_text(json.dumps(record) + "\n")
