@@ -76,3 +76,10 @@ def sources(session: nox.Session) -> None:
     """Fetch and verify pinned sources into the cache (--offline, --mirror, --fill-mirror)."""
     session.install(*BUILDSYS)
     _buildsys(session, "sources", *session.posargs)
+
+
+@nox.session
+def reproducible(session: nox.Session) -> None:
+    """Build one wheel twice from scratch in different trees and check the sha256 match."""
+    session.install(*BUILDSYS)
+    _buildsys(session, "reproducible", *session.posargs)

@@ -83,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="copy the verified files into DIR (with SHA256SUMS) for air-gapped sites",
     )
+    repro = commands.add_parser(
+        "reproducible",
+        help="build one wheel twice from scratch in different trees and compare sha256",
+    )
+    repro.add_argument("--python", default=f"{sys.version_info.major}.{sys.version_info.minor}")
+    repro.add_argument("--target", default=matrix.AUTO)
     bench = commands.add_parser("bench", help="print benchmark figures (docs/BENCHMARKS.md)")
     bench.add_argument("what", choices=["wheels", "cpu-ops"], help="which benchmark")
     bench.add_argument("--python", default="3.11", help="the one-Python run's version")
@@ -115,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.fill_mirror:
                 written = sources.fill_mirror(args.fill_mirror, args.names or None)
                 print(f"mirror {args.fill_mirror}: {len(written)} files and SHA256SUMS")
+        elif args.command == "reproducible":
+            from . import reproducible
+
+            reproducible.check(python=args.python, target=args.target)
         elif args.command == "bench":
             from . import bench
 
