@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from buildsys import wheeltest
 from buildsys.toolchain import Interpreter
-from buildsys.wheeltest import TestCounts
+from buildsys.wheeltest import TestCounts as Counts
 
 
 @pytest.fixture
@@ -28,8 +28,8 @@ def test_a_pass_is_reused_for_identical_inputs(tree):
     _, wheel = tree
     key = wheeltest.result_key(wheel, INTERP)
     assert wheeltest.cached_result(key) is None
-    wheeltest.remember_pass(key, TestCounts(5, 0, 1))
-    assert wheeltest.cached_result(wheeltest.result_key(wheel, INTERP)) == TestCounts(5, 0, 1)
+    wheeltest.remember_pass(key, Counts(5, 0, 1))
+    assert wheeltest.cached_result(wheeltest.result_key(wheel, INTERP)) == Counts(5, 0, 1)
 
 
 @pytest.mark.parametrize("change", ["wheel", "tests", "interpreter"])
