@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import proc
+from . import cudaarch, matrix, proc
 from .errors import BuildError
 from .matrix import Target
 from .project import BUILD_DIR, ROOT, git_sha, version
@@ -39,9 +39,19 @@ def cmake_defines(target: Target, *, nvcc: Path | None) -> dict[str, str]:
 
 
 def check_cuda(target: Target, nvcc: Path | None) -> None:
-    """A CUDA target needs nvcc of the target's CUDA version; fail before compiling."""
+    """A CUDA target needs a possible arch plan and nvcc of its CUDA version; fail before
+    compiling."""
     if not target.is_cuda:
         return
+    bm = matrix.load()
+    cudaarch.resolve(
+        cuda=str(target.cuda),
+        archs=target.sass_archs,
+        ptx=target.ptx_archs,
+        families=["reference"],
+        toolkits=bm.toolkits,
+        family_table=bm.families,
+    )
     if nvcc is None:
         raise BuildError(
             f"target {target.name} needs CUDA {target.cuda}, but nvcc was not found",

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .cudaarch import Family, Toolkit, parse_families, parse_toolkits
 from .errors import BuildError
 from .project import ROOT, load_toml
 
@@ -40,6 +41,8 @@ class BuildMatrix:
     repair_exclude: tuple[str, ...]
     size_budget_mib: dict[str, float]
     images: dict[str, str] = field(default_factory=dict)
+    toolkits: dict[str, Toolkit] = field(default_factory=dict)
+    families: dict[str, Family] = field(default_factory=dict)
 
     def target(self, name: str) -> Target:
         try:
@@ -107,6 +110,8 @@ def parse(data: dict[str, Any]) -> BuildMatrix:
         repair_exclude=_str_list(wheels, "repair-exclude", "[wheels]"),
         size_budget_mib={k: float(v) for k, v in wheels.get("size-budget-mib", {}).items()},
         images={k: str(v) for k, v in data.get("images", {}).items()},
+        toolkits=parse_toolkits(data),
+        families=parse_families(data),
     )
 
 
