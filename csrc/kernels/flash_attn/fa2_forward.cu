@@ -99,7 +99,8 @@ std::string fa2_forward_compiled_kernels() {
 
 void fa2_forward(const Fa2Args& a, cudaStream_t stream) {
     // ---- argument checks (upstream mha_fwd TORCH_CHECKs, plus pointer/alignment sanity)
-    if (!a.q || !a.k || !a.v || !a.out || !a.softmax_lse) invalid("q, k, v, out and softmax_lse must be non-null");
+    if (!a.q || !a.out || !a.softmax_lse) invalid("q, out and softmax_lse must be non-null");
+    if (a.seqlen_k > 0 && (!a.k || !a.v)) invalid("k and v must be non-null when seqlen_k > 0");
     if (a.batch <= 0) invalid("batch size must be positive");
     if (a.seqlen_q <= 0 || a.seqlen_k < 0) invalid("seqlen_q must be > 0 and seqlen_k >= 0");
     if (a.nheads <= 0 || a.nheads_kv <= 0) invalid("nheads and nheads_kv must be positive");
