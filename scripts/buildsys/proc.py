@@ -66,12 +66,3 @@ def run(
             why="last lines of the log:\n" + tail(log),
             fix=f"read the whole log: {log}",
         )
-
-
-def output(cmd: Sequence[str | os.PathLike[str]], *, cwd: Path | None = None) -> str:
-    """A quick command's stdout (for probes, not build steps)."""
-    argv = [str(c) for c in cmd]
-    result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise BuildError(f"{shlex.join(argv)} failed (exit {result.returncode})", why=result.stderr)
-    return result.stdout
