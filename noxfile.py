@@ -21,6 +21,9 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 BUILDSYS = nox.project.dependency_groups(PYPROJECT, "buildsys")
 TEST = nox.project.dependency_groups(PYPROJECT, "test")
 LINT = nox.project.dependency_groups(PYPROJECT, "lint")
+KERNEL_TOOLS = nox.project.dependency_groups(PYPROJECT, "kernels")
+# One kernels-<group> session per arch group in build-matrix.toml (kernels-sm90 ...).
+KERNEL_ARCHS = nox.project.load_toml("build-matrix.toml")["kernel-archs"]
 BUILDSYS_ENV = {"PYTHONPATH": "scripts"}
 
 
@@ -47,6 +50,21 @@ def tests(session: nox.Session) -> None:
     session.install("--no-deps", "--reinstall", "--find-links", wheel_dir, "infercore")
     suites = session.posargs or ["tests/buildsys", "tests/engine", "tests/integration"]
     session.run("pytest", *suites, env=BUILDSYS_ENV)
+
+
+def _kernels_session(group: str, description: str) -> None:
+    @nox.session(name=f"kernels-{group}")
+    def kernels(session: nox.Session) -> None:
+        session.install(*BUILDSYS, *KERNEL_TOOLS)
+        _buildsys(session, "kernels", group, *session.posargs)
+
+    kernels.__doc__ = (
+        f"Kernel library for {group}, built and verified ({description}); --profile, --cuda."
+    )
+
+
+for _group, _table in KERNEL_ARCHS.items():
+    _kernels_session(_group, _table.get("description", ""))
 
 
 @nox.session

@@ -26,3 +26,11 @@ function(infercore_stable_seeds target)
     endif()
   endforeach()
 endfunction()
+
+# Map one more directory (e.g. a pinned upstream source tree outside the source
+# directory) to a fixed name in TARGET's objects.
+function(infercore_prefix_map target dir name)
+  target_compile_options(${target} PRIVATE
+      "$<$<COMPILE_LANGUAGE:CXX>:-ffile-prefix-map=${dir}=${name}>"
+      "$<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-ffile-prefix-map=${dir}=${name}>")
+endfunction()

@@ -83,6 +83,27 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="copy the verified files into DIR (with SHA256SUMS) for air-gapped sites",
     )
+    kern = commands.add_parser(
+        "kernels",
+        help="build, verify and report one arch group's fast-kernel library",
+        description="Compile the kernel profile's translation units for one arch group "
+        "([kernel-archs] in build-matrix.toml) into lib/libinfercore_kernels_GROUP.a under "
+        "build/kernels/PROFILE/GROUP/install, verify it (SASS per arch, PTX, wgmma, symbols) "
+        "and print a per-TU build report. The CUDA wheels link the result.",
+    )
+    kern.add_argument("group", help="arch group, e.g. sm90 ([kernel-archs] in build-matrix.toml)")
+    kern.add_argument(
+        "--profile",
+        default=None,
+        help="kernel profile ([kernel-profiles]; default: the CUDA target's kernel-profile)",
+    )
+    kern.add_argument(
+        "--cuda", default=None, help="CUDA version (default: the CUDA target's, e.g. 13.0)"
+    )
+    kern.add_argument("--jobs", type=int, default=None, help="CPU jobs (default: CPU count)")
+    kern.add_argument(
+        "--offline", action="store_true", help="use only the sources cache, never the network"
+    )
     repro = commands.add_parser(
         "reproducible",
         help="build one wheel twice from scratch in different trees and compare sha256",
@@ -121,6 +142,16 @@ def main(argv: list[str] | None = None) -> int:
             if args.fill_mirror:
                 written = sources.fill_mirror(args.fill_mirror, args.names or None)
                 print(f"mirror {args.fill_mirror}: {len(written)} files and SHA256SUMS")
+        elif args.command == "kernels":
+            from . import kernels
+
+            kernels.run(
+                group=args.group,
+                profile=args.profile,
+                cuda=args.cuda,
+                jobs=args.jobs,
+                offline=args.offline,
+            )
         elif args.command == "reproducible":
             from . import reproducible
 

@@ -1,0 +1,68 @@
+"""Compiler launcher that records each translation unit's cost for the build report.
+
+CMake runs it as CMAKE_<LANG>_COMPILER_LAUNCHER:
+    python tu_monitor.py REPORT.jsonl [ccache] COMPILER ARGS...
+It runs the rest of the command line unchanged and appends one JSON line: the
+object, wall time, peak resident memory of the biggest process in the compile
+(cicc and ptxas included: RUSAGE_CHILDREN covers waited-for descendants), and
+ccache's verdict from its per-invocation stats log. Standard library only: it
+starts once per TU, before any virtualenv is guaranteed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def _object(argv: list[str]) -> str:
+    for i, arg in enumerate(argv[:-1]):
+        if arg == "-o":
+            return argv[i + 1]
+    return "?"
+
+
+def _cache_verdict(stats_log: str) -> str:
+    try:
+        with open(stats_log) as f:
+            counters = {line.strip() for line in f if line.strip() and not line.startswith("#")}
+    except OSError:
+        return "uncached"
+    if {"direct_cache_hit", "preprocessed_cache_hit"} & counters:
+        return "hit"
+    if "cache_miss" in counters:
+        return "miss"
+    return "uncached"  # ccache declined (e.g. an unsupported option) or is not in use
+
+
+def main(argv: list[str]) -> int:
+    report, command = argv[0], argv[1:]
+    fd, stats_log = tempfile.mkstemp(prefix="ccache-stats-", suffix=".log")
+    os.close(fd)
+    start = time.monotonic()
+    try:
+        rc = subprocess.call(command, env={**os.environ, "CCACHE_STATSLOG": stats_log})
+        wall = time.monotonic() - start
+        peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        record = {
+            "object": _object(command),
+            "wall_s": round(wall, 2),
+            "peak_mib": round(peak_kib / 1024, 1),
+            "cache": _cache_verdict(stats_log),
+            "rc": rc,
+        }
+    finally:
+        os.unlink(stats_log)
+    # One short write per line in append mode: parallel compiles do not interleave.
+    with open(report, "a") as f:
+        f.write(json.dumps(record) + "\n")
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
