@@ -34,14 +34,14 @@ def _buildsys(session: nox.Session, *args: str) -> None:
 @nox.session
 def wheels(session: nox.Session) -> None:
     """Build, repair and test wheels for CPython 3.10-3.12 into dist/ (host fallback)."""
-    session.install(*BUILDSYS)
+    session.install(*BUILDSYS, *KERNEL_TOOLS)
     _buildsys(session, "wheels", *session.posargs)
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the pytest suites: buildsys unit, engine (on a built wheel), pipeline integration."""
-    session.install(*BUILDSYS, *TEST)
+    session.install(*BUILDSYS, *KERNEL_TOOLS, *TEST)
     # Optional: a PyTorch requirement or wheel path, for the torch-in/torch-out engine tests.
     if torch := os.environ.get("INFERCORE_TEST_TORCH"):
         session.install(torch)
@@ -78,7 +78,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Measure wheel build times and CPU op throughput (figures for docs/BENCHMARKS.md)."""
-    session.install(*BUILDSYS, *TEST, "nox==2026.10.20")
+    session.install(*BUILDSYS, *KERNEL_TOOLS, *TEST, "nox==2026.10.20")
     what = session.posargs or ["wheels", "cpu-ops"]
     if "wheels" in what:
         _buildsys(session, "bench", "wheels")
@@ -99,5 +99,5 @@ def sources(session: nox.Session) -> None:
 @nox.session
 def reproducible(session: nox.Session) -> None:
     """Build one wheel twice from scratch in different trees and check the sha256 match."""
-    session.install(*BUILDSYS)
+    session.install(*BUILDSYS, *KERNEL_TOOLS)
     _buildsys(session, "reproducible", *session.posargs)

@@ -29,5 +29,23 @@ void gemm_ref(const detail::GemmShape&, DType, int, const void*, const void*, vo
   no_cuda("gemm");
 }
 
+Dispatch attention(const detail::AttentionShape&, DType, int, const void*, const void*,
+                   const void*, void*, bool, float, void*, const std::string&) {
+  no_cuda("attention");
+}
+
+Dispatch gemm(const detail::GemmShape&, DType, int, const void*, const void*, void*, void*,
+              const std::string&) {
+  no_cuda("gemm");
+}
+
+std::string attention_backend(const detail::AttentionShape&, DType, int, bool) {
+  no_cuda("attention_backend");
+}
+
+std::vector<KernelInfo> attention_kernels() { return {}; }
+std::vector<KernelInfo> gemm_kernels() { return {}; }
+std::vector<std::string> kernel_libraries() { return {}; }
+
 }  // namespace cuda
 }  // namespace infercore

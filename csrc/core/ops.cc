@@ -1,4 +1,5 @@
 #include "infercore/ops.h"
+#include "infercore/errors.h"
 
 #include "cpu/cpu_ops.h"
 #include "cuda/cuda_ops.h"
@@ -6,33 +7,66 @@
 
 namespace infercore {
 
-void attention(const TensorView& q, const TensorView& k, const TensorView& v,
-               const TensorView& out, bool causal, std::optional<float> scale, void* stream) {
-  const detail::AttentionShape s = detail::check_attention_inputs(q, k, v);
-  detail::check_output(out, q.shape, q, {&q, &k, &v});
-  const float softmax_scale = detail::check_scale(scale, s.headdim);
-  if (detail::numel(q.shape) == 0) return;
-  if (q.device.type == DeviceType::kCPU) {
-    cpu::attention(s, static_cast<const float*>(q.data), static_cast<const float*>(k.data),
-                   static_cast<const float*>(v.data), static_cast<float*>(out.data), causal,
-                   softmax_scale);
-  } else {
-    cuda::attention_ref(s, q.dtype, q.device.index, q.data, k.data, v.data, out.data, causal,
-                        softmax_scale, stream);
+namespace {
+
+void check_cpu_backend(const std::string& backend) {
+  if (backend != "auto" && backend != "reference") {
+    throw ArgumentError(ErrorKind::kValueError,
+                        "backend: CPU tensors run the reference implementation; got backend '" +
+                            backend + "', expected 'auto' or 'reference'");
   }
 }
 
-void gemm(const TensorView& a, const TensorView& b, const TensorView& out, void* stream) {
+}  // namespace
+
+Dispatch attention(const TensorView& q, const TensorView& k, const TensorView& v,
+                   const TensorView& out, bool causal, std::optional<float> scale, void* stream,
+                   const std::string& backend) {
+  const detail::AttentionShape s = detail::check_attention_inputs(q, k, v);
+  detail::check_output(out, q.shape, q, {&q, &k, &v});
+  const float softmax_scale = detail::check_scale(scale, s.headdim);
+  if (q.device.type == DeviceType::kCPU) {
+    check_cpu_backend(backend);
+    if (detail::numel(q.shape) == 0) return {"reference", ""};
+    cpu::attention(s, static_cast<const float*>(q.data), static_cast<const float*>(k.data),
+                   static_cast<const float*>(v.data), static_cast<float*>(out.data), causal,
+                   softmax_scale);
+    return {"reference", ""};
+  }
+  return cuda::attention(s, q.dtype, q.device.index, q.data, k.data, v.data, out.data, causal,
+                         softmax_scale, stream, backend);
+}
+
+Dispatch gemm(const TensorView& a, const TensorView& b, const TensorView& out, void* stream,
+              const std::string& backend) {
   const detail::GemmShape s = detail::check_gemm_inputs(a, b);
   detail::check_output(out, {s.m, s.n}, a, {&a, &b});
-  if (s.m == 0 || s.n == 0) return;
   if (a.device.type == DeviceType::kCPU) {
+    check_cpu_backend(backend);
+    if (s.m == 0 || s.n == 0) return {"reference", ""};
     cpu::gemm(s, static_cast<const float*>(a.data), static_cast<const float*>(b.data),
               static_cast<float*>(out.data));
-  } else {
-    cuda::gemm_ref(s, a.dtype, a.device.index, a.data, b.data, out.data, stream);
+    return {"reference", ""};
   }
+  return cuda::gemm(s, a.dtype, a.device.index, a.data, b.data, out.data, stream, backend);
 }
+
+std::string attention_backend(int device, DType dtype, int64_t headdim, bool causal,
+                              int64_t seqlen_q, int64_t seqlen_k, int64_t nheads,
+                              int64_t nheads_kv) {
+  if (headdim <= 0 || seqlen_q <= 0 || seqlen_k < 0 || nheads <= 0 || nheads_kv <= 0 ||
+      nheads % nheads_kv != 0) {
+    throw ArgumentError(ErrorKind::kValueError,
+                        "attention_backend: expected headdim, seqlen_q, nheads, nheads_kv > 0, "
+                        "seqlen_k >= 0 and nheads divisible by nheads_kv");
+  }
+  const detail::AttentionShape s{1, seqlen_q, seqlen_k, nheads, nheads_kv, headdim};
+  return cuda::attention_backend(s, dtype, device, causal);
+}
+
+std::vector<KernelInfo> attention_kernels() { return cuda::attention_kernels(); }
+std::vector<KernelInfo> gemm_kernels() { return cuda::gemm_kernels(); }
+std::vector<std::string> kernel_libraries() { return cuda::kernel_libraries(); }
 
 std::vector<int64_t> attention_output_shape(const TensorView& q, const TensorView& k,
                                             const TensorView& v) {

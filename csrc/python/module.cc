@@ -48,8 +48,17 @@ py::object output_array(py::handle out, py::handle empty, py::handle like, Shape
   return empty(to_tuple(shape()), like);
 }
 
+// The core's fallbacks (e.g. the reference kernel on a GPU without fast
+// kernels) reach the user as a Python RuntimeWarning.
+void warn(const infercore::Dispatch& d) {
+  if (!d.warning.empty() && PyErr_WarnEx(PyExc_RuntimeWarning, d.warning.c_str(), 2) != 0) {
+    throw py::error_already_set();
+  }
+}
+
 py::object attention(py::handle q, py::handle k, py::handle v, bool causal, py::handle scale,
-                     py::handle out, py::handle stream, py::handle empty) {
+                     py::handle out, py::handle stream, py::handle empty,
+                     const std::string& backend) {
   const uintptr_t s = to_stream(stream);
   const std::optional<float> softmax_scale = to_scale(scale);
   const ImportedTensor tq = import_tensor(q, "q", s);
@@ -59,31 +68,70 @@ py::object attention(py::handle q, py::handle k, py::handle v, bool causal, py::
     return infercore::attention_output_shape(tq.view(), tk.view(), tv.view());
   });
   const ImportedTensor tout = import_tensor(result, "out", s);
+  infercore::Dispatch used;
   {
     py::gil_scoped_release release;
-    infercore::attention(tq.view(), tk.view(), tv.view(), tout.view(), causal, softmax_scale,
-                         reinterpret_cast<void*>(s));
+    used = infercore::attention(tq.view(), tk.view(), tv.view(), tout.view(), causal,
+                                softmax_scale, reinterpret_cast<void*>(s), backend);
   }
+  warn(used);
   return result;
 }
 
-py::object gemm(py::handle a, py::handle b, py::handle out, py::handle stream, py::handle empty) {
+py::object gemm(py::handle a, py::handle b, py::handle out, py::handle stream, py::handle empty,
+                const std::string& backend) {
   const uintptr_t s = to_stream(stream);
   const ImportedTensor ta = import_tensor(a, "a", s);
   const ImportedTensor tb = import_tensor(b, "b", s);
   py::object result = output_array(
       out, empty, a, [&] { return infercore::gemm_output_shape(ta.view(), tb.view()); });
   const ImportedTensor tout = import_tensor(result, "out", s);
+  infercore::Dispatch used;
   {
     py::gil_scoped_release release;
-    infercore::gemm(ta.view(), tb.view(), tout.view(), reinterpret_cast<void*>(s));
+    used = infercore::gemm(ta.view(), tb.view(), tout.view(), reinterpret_cast<void*>(s), backend);
   }
+  warn(used);
   return result;
+}
+
+infercore::DType parse_dtype(const std::string& name) {
+  if (name == "bfloat16" || name == "bf16") return infercore::DType::kBFloat16;
+  if (name == "float16" || name == "fp16") return infercore::DType::kFloat16;
+  if (name == "float32" || name == "fp32") return infercore::DType::kFloat32;
+  throw infercore::ArgumentError(infercore::ErrorKind::kValueError,
+                                 "dtype: expected 'bfloat16', 'float16' or 'float32', got '" +
+                                     name + "'");
+}
+
+std::string attention_backend(int device, const std::string& dtype, int64_t headdim, bool causal,
+                              int64_t seqlen_q, int64_t seqlen_k, int64_t nheads,
+                              int64_t nheads_kv) {
+  return infercore::attention_backend(device, parse_dtype(dtype), headdim, causal, seqlen_q,
+                                      seqlen_k, nheads, nheads_kv);
 }
 
 py::list to_list(const std::vector<std::string>& items) {
   py::list list;
   for (const std::string& item : items) list.append(item);
+  return list;
+}
+
+py::list to_dicts(const std::vector<infercore::KernelInfo>& kernels, bool attention) {
+  py::list list;
+  for (const infercore::KernelInfo& k : kernels) {
+    py::dict d;
+    d["backend"] = k.backend;
+    d["dtype"] = k.dtype == "bf16" ? "bfloat16" : "float16";
+    if (attention) {
+      d["headdim"] = k.headdim;
+      d["causal"] = k.causal;
+    }
+    d["cc_min"] = k.cc_min;
+    d["cc_max"] = k.cc_max;
+    d["library"] = k.library;
+    list.append(d);
+  }
   return list;
 }
 
@@ -96,6 +144,12 @@ py::dict build_info() {
   cuda["flags"] = b.cuda_flags;
   cuda["sass_archs"] = to_list(b.cuda_sass_archs);
   cuda["ptx_archs"] = to_list(b.cuda_ptx_archs);
+  py::dict kernels;
+  kernels["libraries"] = to_list(infercore::kernel_libraries());
+  kernels["attention"] = to_dicts(infercore::attention_kernels(), true);
+  kernels["gemm"] = to_dicts(infercore::gemm_kernels(), false);
+  // Named slots for what comes next (docs/KERNELS.md); empty until a family provides them.
+  kernels["planned"] = to_list({"fa3 (FlashAttention 3, Hopper)", "fa4 (FlashAttention 4, Blackwell)"});
   py::dict runtime;
   runtime["cuda_device_count"] = infercore::cuda_device_count();
   runtime["cpu_isa"] = infercore::cpu_isa();
@@ -107,6 +161,7 @@ py::dict build_info() {
   info["compiler"] = b.cxx_compiler;
   info["cxx_flags"] = b.cxx_flags;
   info["cuda"] = cuda;
+  info["kernels"] = kernels;
   info["python"] = std::to_string(PY_MAJOR_VERSION) + "." + std::to_string(PY_MINOR_VERSION);
   info["runtime"] = runtime;
   return info;
@@ -131,9 +186,13 @@ PYBIND11_MODULE(_core, m) {
   });
 
   m.def("attention", &attention, py::arg("q"), py::arg("k"), py::arg("v"), py::arg("causal"),
-        py::arg("scale"), py::arg("out"), py::arg("stream"), py::arg("empty"));
+        py::arg("scale"), py::arg("out"), py::arg("stream"), py::arg("empty"),
+        py::arg("backend"));
   m.def("gemm", &gemm, py::arg("a"), py::arg("b"), py::arg("out"), py::arg("stream"),
-        py::arg("empty"));
+        py::arg("empty"), py::arg("backend"));
+  m.def("attention_backend", &attention_backend, py::arg("device"), py::arg("dtype"),
+        py::arg("headdim"), py::arg("causal"), py::arg("seqlen_q"), py::arg("seqlen_k"),
+        py::arg("nheads"), py::arg("nheads_kv"));
   m.def("build_info", &build_info);
   m.def("cuda_device_count", &infercore::cuda_device_count);
   m.def("cuda_compute_capability", &infercore::cuda_compute_capability,

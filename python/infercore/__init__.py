@@ -17,7 +17,7 @@ from infercore import _arrays, _core
 
 __version__: str = _core.__version__
 
-__all__ = ["__version__", "attention", "build_info", "gemm"]
+__all__ = ["__version__", "attention", "attention_backend", "build_info", "gemm"]
 
 ArrayT = TypeVar("ArrayT")
 
@@ -30,6 +30,7 @@ def attention(
     causal: bool = False,
     scale: float | None = None,
     out: ArrayT | None = None,
+    backend: str = "auto",
 ) -> ArrayT:
     """Scaled dot-product attention, softmax(q k^T * scale) v, in FlashAttention's layout.
 
@@ -44,6 +45,11 @@ def attention(
         scale: the factor applied to q k^T; default 1 / sqrt(headdim).
         out: where to write the result: contiguous, with q's shape, dtype and device.
             Default: a new array of q's type.
+        backend: which kernel runs a CUDA call. "auto" (default) picks by GPU and by what
+            this build compiled (see :func:`attention_backend`): "fmha-sm90" (CUTLASS Hopper
+            FMHA) on sm_90, else "fa2" (FlashAttention-2) on sm_80 and newer, else the
+            "reference" kernel with a RuntimeWarning. float32 always runs "reference".
+            Naming a backend forces it; "reference" is the slow, simple yardstick.
 
     Returns:
         `out`, or the new array, of q's shape. All tensors must be contiguous and on one
@@ -51,23 +57,59 @@ def attention(
 
     Raises:
         TypeError: an argument is not a DLPack array, or has the wrong dtype or device.
-        ValueError: shapes or layouts do not fit together.
+        ValueError: shapes or layouts do not fit together; or a half-precision head dim,
+            dtype or causal flag this build did not compile for the GPU (the message lists
+            what the build contains; build_info()["kernels"] too).
     """
     with _arrays.cuda_stream(q) as stream:
-        return _core.attention(q, k, v, bool(causal), scale, out, stream, _arrays.empty)
+        return _core.attention(
+            q, k, v, bool(causal), scale, out, stream, _arrays.empty, str(backend)
+        )
 
 
-def gemm(a: ArrayT, b: Any, *, out: ArrayT | None = None) -> ArrayT:
+def attention_backend(
+    device: Any = 0,
+    *,
+    dtype: str = "bfloat16",
+    headdim: int = 128,
+    causal: bool = False,
+    seqlen_q: int = 128,
+    seqlen_k: int | None = None,
+    nheads: int = 1,
+    nheads_kv: int | None = None,
+) -> str:
+    """The backend :func:`attention` picks with backend="auto" on a CUDA device.
+
+    `device` is an index, "cuda:N", or a torch.device. Returns "fmha-sm90", "fa2" or
+    "reference"; raises ValueError for a combination the build has no kernel for (the
+    message lists what it has), RuntimeError without a CUDA device.
+    """
+    return _core.attention_backend(
+        _arrays.device_index(device),
+        str(dtype).removeprefix("torch."),
+        int(headdim),
+        bool(causal),
+        int(seqlen_q),
+        int(seqlen_q if seqlen_k is None else seqlen_k),
+        int(nheads),
+        int(nheads if nheads_kv is None else nheads_kv),
+    )
+
+
+def gemm(a: ArrayT, b: Any, *, out: ArrayT | None = None, backend: str = "auto") -> ArrayT:
     """The matrix product a @ b of row-major a (M, K) and b (K, N), as an (M, N) array.
 
     `out`, if given, must be a contiguous (M, N) array of a's dtype and device; otherwise a new
-    array of a's type is returned. Errors are reported as for :func:`attention`.
+    array of a's type is returned. backend: "auto" runs the CUTLASS Hopper GEMM
+    ("cutlass-sm90") for bfloat16 on sm_90 when compiled and the shape allows it (K and N
+    multiples of 8), else the "reference" kernel. Errors are reported as for :func:`attention`.
     """
     with _arrays.cuda_stream(a) as stream:
-        return _core.gemm(a, b, out, stream, _arrays.empty)
+        return _core.gemm(a, b, out, stream, _arrays.empty, str(backend))
 
 
 def build_info() -> dict[str, Any]:
-    """What this build contains (version, compiler and CUDA settings, GPU archs) and, under
-    "runtime", facts of this machine (visible CUDA devices, CPU code path and threads)."""
+    """What this build contains (version, compiler and CUDA settings, GPU archs; under
+    "kernels", the fast-kernel libraries and every compiled attention and gemm kernel) and,
+    under "runtime", facts of this machine (visible CUDA devices, CPU code path and threads)."""
     return _core.build_info()

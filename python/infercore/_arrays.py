@@ -59,3 +59,15 @@ def cuda_stream(x: Any) -> Iterator[int | None]:
             yield cupy.cuda.get_current_stream().ptr
         return
     yield None
+
+
+def device_index(device: Any) -> int:
+    """A CUDA device index from an int, "cuda", "cuda:N" or a torch.device."""
+    if isinstance(device, int) and not isinstance(device, bool):
+        return device
+    text = str(device)
+    if text == "cuda":
+        return 0
+    if text.startswith("cuda:") and text[5:].isdigit():
+        return int(text[5:])
+    raise ValueError(f"device: expected an index, 'cuda:N' or a torch.device, got {device!r}")

@@ -12,6 +12,7 @@ def attention(
     out: Any,
     stream: int | None,
     empty: Callable[[tuple[int, ...], Any], Any],
+    backend: str,
 ) -> Any: ...
 def gemm(
     a: Any,
@@ -19,7 +20,18 @@ def gemm(
     out: Any,
     stream: int | None,
     empty: Callable[[tuple[int, ...], Any], Any],
+    backend: str,
 ) -> Any: ...
+def attention_backend(
+    device: int,
+    dtype: str,
+    headdim: int,
+    causal: bool,
+    seqlen_q: int,
+    seqlen_k: int,
+    nheads: int,
+    nheads_kv: int,
+) -> str: ...
 def build_info() -> dict[str, Any]: ...
 def cuda_device_count() -> int: ...
 def cuda_compute_capability(device_index: int) -> int: ...

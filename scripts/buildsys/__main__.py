@@ -55,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--jobs", type=int, default=None, help="parallel compile jobs (default: CPU count)"
         )
+        sub.add_argument(
+            "--profile",
+            default=None,
+            help="kernel profile for CUDA targets ([kernel-profiles] in build-matrix.toml; "
+            "default: the target's kernel-profile, e.g. ci; release for shipping)",
+        )
     wheel.add_argument("--out", type=Path, required=True, help="directory for the wheel")
     srcs = commands.add_parser(
         "sources",
@@ -128,11 +134,14 @@ def main(argv: list[str] | None = None) -> int:
                 jobs=args.jobs,
                 dist=args.dist,
                 retest=args.retest,
+                profile=args.profile,
             )
         elif args.command == "wheel":
             from . import wheels
 
-            wheels.build_for_running_python(out=args.out, target_name=args.target, jobs=args.jobs)
+            wheels.build_for_running_python(
+                out=args.out, target_name=args.target, jobs=args.jobs, profile=args.profile
+            )
         elif args.command == "sources":
             from . import sources
 

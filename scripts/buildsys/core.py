@@ -10,10 +10,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import cudaarch, matrix, proc
+from . import cudaarch, kernelprofile, kernels, matrix, proc
 from .errors import BuildError
 from .matrix import Target
-from .project import BUILD_DIR, ROOT, git_sha, version
+from .project import BUILD_DIR, ROOT, git_sha, load_toml, version
 from .toolchain import nvcc_version
 
 
@@ -66,11 +66,31 @@ def check_cuda(target: Target, nvcc: Path | None) -> None:
         )
 
 
-def build_core(target: Target, *, nvcc: Path | None, jobs: int, log_dir: Path) -> CoreBuild:
+def build_kernels(
+    target: Target, *, nvcc: Path, jobs: int, profile: str | None
+) -> list[kernels.KernelBuild]:
+    """The target's fast-kernel libraries, one per arch group (nox -s kernels-<group>)."""
+    data = load_toml(matrix.MATRIX_FILE)
+    profile = profile or target.kernel_profile
+    if not target.kernel_archs or profile is None:
+        return []
+    plans = [
+        kernelprofile.plan(group=g, profile=profile, cuda=str(target.cuda), data=data)
+        for g in target.kernel_archs
+    ]  # every plan is checked before anything compiles
+    return [kernels.build(p, nvcc=nvcc, jobs=jobs) for p in plans]
+
+
+def build_core(
+    target: Target, *, nvcc: Path | None, jobs: int, log_dir: Path, profile: str | None = None
+) -> CoreBuild:
     check_cuda(target, nvcc)
+    built = build_kernels(target, nvcc=nvcc, jobs=jobs, profile=profile) if nvcc else []
     build_dir = BUILD_DIR / "core" / target.name
     prefix = BUILD_DIR / "core-install" / target.name
     defines = cmake_defines(target, nvcc=nvcc)
+    defines["INFERCORE_KERNEL_GROUPS"] = ";".join(k.plan.group.name for k in built)
+    defines["INFERCORE_KERNEL_PREFIXES"] = ";".join(str(k.prefix) for k in built)
     defines["CMAKE_INSTALL_PREFIX"] = str(prefix)
     log = log_dir / f"core-{target.name}.log"
     env = {"SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", "")}

@@ -55,14 +55,31 @@ def real_nvcc(nvcc: Path) -> Path:
 
 
 def available_gib() -> float:
-    """MemAvailable from /proc/meminfo (what can be used without swapping), in GiB."""
+    """Memory the compiles may use, in GiB: INFERCORE_BUILD_MEMORY_GIB when set, else the
+    smaller of MemAvailable and what the cgroup (a container's limit) has left."""
+    if override := os.environ.get("INFERCORE_BUILD_MEMORY_GIB"):
+        try:
+            return float(override)
+        except ValueError:
+            raise BuildError(
+                f"INFERCORE_BUILD_MEMORY_GIB={override!r} is not a number",
+                fix="set it to the GiB the build may use, e.g. 100, or unset it",
+            ) from None
+    limits = []
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) / 2**20
+                limits.append(int(line.split()[1]) / 2**20)
     except OSError:
         pass
-    return 8.0
+    try:  # cgroup v2: a container may have far less than the host's free memory
+        cg = Path("/sys/fs/cgroup")
+        high = (cg / "memory.max").read_text().strip()
+        if high != "max":
+            limits.append((int(high) - int((cg / "memory.current").read_text())) / 2**30)
+    except (OSError, ValueError):
+        pass
+    return min(limits) if limits else 8.0
 
 
 def job_pools(

@@ -26,6 +26,8 @@ class Target:
     cuda: str | None = None
     sass_archs: tuple[str, ...] = ()
     ptx_archs: tuple[str, ...] = ()
+    kernel_archs: tuple[str, ...] = ()  # arch groups whose kernel libraries it links
+    kernel_profile: str | None = None
 
     @property
     def is_cuda(self) -> bool:
@@ -97,6 +99,8 @@ def _target(name: str, table: dict[str, Any]) -> Target:
         cuda=str(table["cuda"]) if "cuda" in table else None,
         sass_archs=sass,
         ptx_archs=ptx,
+        kernel_archs=_str_list(table, "kernel-archs", where),
+        kernel_profile=table.get("kernel-profile"),
     )
 
 

@@ -169,10 +169,17 @@ def summary(results: list[WheelResult], dist: Path, core_seconds: float, total: 
     proc.console.print(f"core {core_seconds:.1f}s, total {total:.1f}s")
 
 
-def _core(target: matrix.Target, nvcc: Path | None, *, jobs: int, log_dir: Path) -> CoreBuild:
+def _core(
+    target: matrix.Target,
+    nvcc: Path | None,
+    *,
+    jobs: int,
+    log_dir: Path,
+    profile: str | None = None,
+) -> CoreBuild:
     start = time.monotonic()
     proc.say("core", f"target {target.name}: {target.description}")
-    core = build_core(target, nvcc=nvcc, jobs=jobs, log_dir=log_dir)
+    core = build_core(target, nvcc=nvcc, jobs=jobs, log_dir=log_dir, profile=profile)
     proc.say("core", f"built in {time.monotonic() - start:.1f}s -> {core.prefix}")
     return core
 
@@ -183,7 +190,9 @@ def _env() -> dict[str, str]:
     return env
 
 
-def build_for_running_python(*, out: Path, target_name: str, jobs: int | None) -> Path:
+def build_for_running_python(
+    *, out: Path, target_name: str, jobs: int | None, profile: str | None = None
+) -> Path:
     """Core plus an unrepaired wheel for the interpreter running this (nox -s tests)."""
     bm = matrix.load()
     jobs = jobs or os.cpu_count() or 1
@@ -191,7 +200,8 @@ def build_for_running_python(*, out: Path, target_name: str, jobs: int | None) -
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     interp = choose_interpreters(bm, [version])[0]
     env = _env()
-    core = _core(choose_target(bm, target_name, nvcc), nvcc, jobs=jobs, log_dir=BUILD_DIR / "logs")
+    target = choose_target(bm, target_name, nvcc)
+    core = _core(target, nvcc, jobs=jobs, log_dir=BUILD_DIR / "logs", profile=profile)
     shutil.rmtree(out, ignore_errors=True)
     wheel = build_wheel(
         interp,
@@ -212,6 +222,7 @@ def run(
     jobs: int | None,
     dist: Path | None = None,
     retest: bool = False,
+    profile: str | None = None,
 ) -> list[Path]:
     start = time.monotonic()
     bm = matrix.load()
@@ -231,7 +242,7 @@ def run(
     # The per-Python build envs need no compiler: set them up while the core compiles.
     with ThreadPoolExecutor(max_workers=len(interps)) as pool:
         envs = [pool.submit(build_env, i, log=log_dir / f"wheel-{i.tag}.log") for i in interps]
-        core = _core(target, nvcc, jobs=jobs, log_dir=log_dir)
+        core = _core(target, nvcc, jobs=jobs, log_dir=log_dir, profile=profile)
         for future in envs:
             future.result()
     core_seconds = time.monotonic() - start

@@ -3,6 +3,8 @@
 Skipped where torch sees no CUDA device. A CPU-only infercore build is skipped too, unless
 INFERCORE_REQUIRE_CUDA=1 (set it on GPU runners, where a CPU-only wheel is a build bug).
 References are computed on the GPU by torch in float64 from the same (rounded) inputs.
+These tests pin the reference kernels (backend="reference"); tests/gpu/test_fast_kernels.py
+covers the compiled fast kernels and the dispatch.
 """
 
 import math
@@ -88,11 +90,11 @@ def test_attention(shape, dtype):
     ref = reference_attention(q, k, v, causal)
 
     out = poisoned(q.shape, dtype)
-    assert infercore.attention(q, k, v, causal=causal, out=out) is out
+    assert infercore.attention(q, k, v, causal=causal, out=out, backend="reference") is out
     assert torch.isfinite(out).all()
     assert rel_err(out, ref) < TOLERANCE[dtype]
 
-    fresh = infercore.attention(q, k, v, causal=causal)
+    fresh = infercore.attention(q, k, v, causal=causal, backend="reference")
     assert isinstance(fresh, torch.Tensor)
     assert fresh.shape == q.shape and fresh.dtype == dtype and fresh.device == q.device
     assert rel_err(fresh, ref) < TOLERANCE[dtype]
@@ -104,7 +106,7 @@ def test_attention_custom_scale_and_zero_rows(dtype):
     k = randn((2, 30, 2, 64), dtype, 2)
     v = randn((2, 30, 2, 64), dtype, 3)
     out = poisoned(q.shape, dtype)
-    infercore.attention(q, k, v, causal=True, scale=0.3, out=out)
+    infercore.attention(q, k, v, causal=True, scale=0.3, out=out, backend="reference")
     assert (out[:, :10] == 0).all()  # query i < 10 sees no key: FlashAttention's zeros
     assert rel_err(out, reference_attention(q, k, v, True, 0.3)) < TOLERANCE[dtype]
 
@@ -152,7 +154,7 @@ def test_runs_on_the_current_stream():
     stream.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(stream):
         c = infercore.gemm(a, b)
-        o = infercore.attention(q, kv, kv, causal=True)
+        o = infercore.attention(q, kv, kv, causal=True, backend="reference")
     torch.cuda.current_stream().wait_stream(stream)
     assert rel_err(c, reference_gemm(a, b)) < TOLERANCE[torch.float16]
     assert rel_err(o, reference_attention(q, kv, kv, True)) < TOLERANCE[torch.bfloat16]

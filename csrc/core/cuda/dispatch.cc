@@ -1,0 +1,159 @@
+#include "cuda/dispatch.h"
+
+#include <algorithm>
+#include <iterator>
+#include <string>
+
+#include "infercore/errors.h"
+
+namespace infercore::cuda {
+namespace {
+
+using kernels::AttentionKernel;
+using kernels::GemmKernel;
+
+int rank(const char* const* names, size_t n, const std::string& backend) {
+  for (size_t i = 0; i < n; ++i) {
+    if (backend == names[i]) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+int attention_rank(const std::string& backend) {
+  return rank(kAttentionBackends, std::size(kAttentionBackends), backend);
+}
+
+std::string sm(int cc) { return "sm_" + std::to_string(cc); }
+
+std::string cc_text(const kernels::CcRange& r) {
+  if (r.min == r.max) return sm(r.min);
+  if (r.max >= 999) return sm(r.min) + "+";
+  return sm(r.min) + "-" + sm(r.max);
+}
+
+std::string describe(const AttentionKernel& k) {
+  return std::string(k.backend) + " " + kernels::dtype_name(k.dtype) + " hdim" +
+         std::to_string(k.headdim) + (k.causal ? " causal" : " non-causal") + " (" +
+         cc_text(k.cc) + ")";
+}
+
+std::string describe(const GemmKernel& k) {
+  return std::string(k.backend) + " " + kernels::dtype_name(k.dtype) + " (" + cc_text(k.cc) + ")";
+}
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string s;
+  for (const std::string& item : items) s += (s.empty() ? "" : "; ") + item;
+  return s.empty() ? "none" : s;
+}
+
+std::string profiles() {
+  std::string s;
+  for (const kernels::KernelTable* t : kernel_tables()) {
+    s += (s.empty() ? "" : ", ") + std::string(t->group) + " profile " + t->profile;
+  }
+  return s.empty() ? "no kernel libraries linked" : s;
+}
+
+[[noreturn]] void bad_request(const std::string& msg) {
+  throw ArgumentError(ErrorKind::kValueError, msg);
+}
+
+void check_requested(const std::string& requested, const char* const* names, size_t n) {
+  if (requested == "auto" || rank(names, n, requested) >= 0) return;
+  std::string known = "auto";
+  for (size_t i = 0; i < n; ++i) known += std::string(", ") + names[i];
+  bad_request("backend: unknown backend '" + requested + "'; expected one of " + known);
+}
+
+}  // namespace
+
+std::vector<std::string> attention_inventory() {
+  std::vector<std::string> out;
+  for (const kernels::KernelTable* t : kernel_tables()) {
+    for (int i = 0; i < t->n_attention; ++i) out.push_back(describe(t->attention[i]));
+  }
+  return out;
+}
+
+std::vector<std::string> gemm_inventory() {
+  std::vector<std::string> out;
+  for (const kernels::KernelTable* t : kernel_tables()) {
+    for (int i = 0; i < t->n_gemm; ++i) out.push_back(describe(t->gemm[i]));
+  }
+  return out;
+}
+
+AttentionChoice choose_attention(int cc, bool half, const kernels::AttentionArgs& a,
+                                 const std::string& requested) {
+  check_requested(requested, kAttentionBackends, std::size(kAttentionBackends));
+  if (requested == "reference") return {nullptr, "reference", ""};
+  if (!half) {
+    if (requested != "auto") {
+      bad_request("backend: '" + requested +
+                  "' runs float16/bfloat16 only; float32 runs the reference kernel "
+                  "(backend='auto' or 'reference')");
+    }
+    return {nullptr, "reference", ""};
+  }
+  bool any_for_device = false;  // does this build have fast kernels for this GPU at all?
+  std::vector<const AttentionKernel*> matching;
+  std::vector<std::string> on_device;
+  for (const kernels::KernelTable* t : kernel_tables()) {
+    for (int i = 0; i < t->n_attention; ++i) {
+      const AttentionKernel& k = t->attention[i];
+      if (!k.cc.contains(cc)) continue;
+      any_for_device = true;
+      on_device.push_back(describe(k));
+      if (requested != "auto" && requested != k.backend) continue;
+      if (k.dtype == a.dtype && k.headdim == a.headdim && k.causal == a.causal) {
+        matching.push_back(&k);
+      }
+    }
+  }
+  std::stable_sort(matching.begin(), matching.end(), [](const auto* x, const auto* y) {
+    return attention_rank(x->backend) < attention_rank(y->backend);
+  });
+  for (const AttentionKernel* k : matching) {
+    if (k->supports(a)) return {k, k->backend, ""};
+  }
+  const std::string what = std::string(kernels::dtype_name(a.dtype)) + " head dim " +
+                           std::to_string(a.headdim) + (a.causal ? " causal" : " non-causal");
+  if (!any_for_device && requested == "auto") {
+    return {nullptr, "reference",
+            "infercore: this build has no fast attention kernels for " + sm(cc) + " (" +
+                profiles() + "); " + what +
+                " runs on the slow reference kernel. Build the kernels for this GPU "
+                "(nox -s kernels-<group>) to get FlashAttention."};
+  }
+  if (!matching.empty()) {
+    bad_request("attention: the compiled kernels for " + what + " on " + sm(cc) +
+                " cannot take this shape (seqlen_q " + std::to_string(a.seqlen_q) +
+                ", seqlen_k " + std::to_string(a.seqlen_k) + ", nheads " +
+                std::to_string(a.nheads) + "/" + std::to_string(a.nheads_kv) +
+                "); pass backend='reference' for the reference kernel");
+  }
+  bad_request("attention: no " + (requested == "auto" ? std::string("") : requested + " ") +
+              "kernel for " + what + " on " + sm(cc) + " in this build (" + profiles() +
+              "). It contains: " + joined(on_device) +
+              ". Build a kernel profile that has it (e.g. nox -s kernels-sm90 -- --profile "
+              "release) or pass backend='reference' for the slow reference kernel.");
+}
+
+GemmChoice choose_gemm(int cc, bool half, const kernels::GemmArgs& a, const std::string& requested) {
+  check_requested(requested, kGemmBackends, std::size(kGemmBackends));
+  if (requested == "reference") return {nullptr, "reference"};
+  for (const kernels::KernelTable* t : kernel_tables()) {
+    for (int i = 0; i < t->n_gemm; ++i) {
+      const GemmKernel& k = t->gemm[i];
+      if (half && k.cc.contains(cc) && k.dtype == a.dtype && k.supports(a)) return {&k, k.backend};
+    }
+  }
+  if (requested != "auto") {
+    bad_request("gemm: backend '" + requested + "' has no kernel for this dtype/shape on " + sm(cc) +
+                " in this build; it contains: " + joined(gemm_inventory()));
+  }
+  return {nullptr, "reference"};
+}
+
+}  // namespace infercore::cuda

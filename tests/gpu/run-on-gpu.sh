@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The GPU proof in one command, on a machine with an NVIDIA GPU, nvcc, CMake, ninja and
+# PyTorch (e.g. the H200 lent by the `device` tool: no registry there, so Python packages
+# and the pinned sources arrive with the tree).
+#
+#   tests/gpu/run-on-gpu.sh [--profile NAME] [--groups "sm80 sm90"] [--wheel FILE] [--out DIR]
+#
+# Without --wheel it builds the kernel libraries of the profile for each arch group
+# (buildsys kernels: timed, memory-sized, verified, with the per-TU report), the core
+# against them, and the binding for this python3, then imports infercore from the tree.
+# With --wheel it installs that wheel instead. Then: the fast-kernel tests against the
+# GPU float32 reference, the reference-kernel and engine tests, and the benchmark.
+#
+# Environment: INFERCORE_SOURCE_CACHE (pinned source archives, default ~/.cache/infercore),
+# INFERCORE_BUILD_MEMORY_GIB (memory the compiles may use), WHEELHOUSE (wheels of missing
+# Python packages: pip-installed with --no-index into a private target).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+profile=release groups="sm80 sm90" wheel="" out="${OUT:-build/gpu-run}"
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --profile) profile="$2"; shift 2 ;;
+    --groups) groups="$2"; shift 2 ;;
+    --wheel) wheel="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    *) echo "run-on-gpu.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+mkdir -p "$out"
+export PYTHONUNBUFFERED=1
+if [[ -n "${WHEELHOUSE:-}" ]]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/infercore-site \
+    "$WHEELHOUSE"/*.whl
+  export PYTHONPATH="/tmp/infercore-site${PYTHONPATH:+:$PYTHONPATH}"
+fi
+nvidia-smi --query-gpu=name,compute_cap,driver_version --format=csv,noheader
+
+if [[ -n "$wheel" ]]; then
+  python3 -m pip install -q --no-index --no-deps --force-reinstall --target /tmp/infercore-wheel "$wheel"
+  export PYTHONPATH="/tmp/infercore-wheel:$PYTHONPATH"
+else
+  start=$(date +%s)
+  prefixes=()
+  for group in $groups; do
+    PYTHONPATH="scripts:$PYTHONPATH" python3 -m buildsys kernels "$group" --profile "$profile"
+    prefixes+=("$PWD/build/kernels/$profile/$group/install")
+    cp "build/kernels/$profile/$group/install/share/infercore/infercore_kernels_$group.json" "$out/"
+  done
+  echo "kernel libraries ($profile: $groups) built in $(( $(date +%s) - start )) s"
+  archs=$(python3 -c 'import tomllib; print(";".join(tomllib.load(open("build-matrix.toml","rb"))["targets"]["cuda-x86_64"]["sass-archs"]))')
+  group_list=$(echo $groups | tr ' ' ';')
+  prefix_list=$(IFS=';'; echo "${prefixes[*]}")
+  cmake -S . -B build/gpu-dev -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DINFERCORE_CUDA_ARCHS="$archs" -DINFERCORE_KERNEL_GROUPS="$group_list" \
+    -DINFERCORE_KERNEL_PREFIXES="$prefix_list" -DPython_EXECUTABLE="$(command -v python3)" \
+    -Dpybind11_DIR="$(python3 -m pybind11 --cmakedir)" > "$out/cmake.log"
+  cmake --build build/gpu-dev --parallel >> "$out/cmake.log"
+  cp build/gpu-dev/csrc/python/_core*.so python/infercore/
+  export PYTHONPATH="$PWD/python:$PYTHONPATH"
+fi
+
+python3 -c 'import infercore, json; print(json.dumps(infercore.build_info()["kernels"]["libraries"]))'
+export INFERCORE_REQUIRE_CUDA=1
+python3 -m pytest -q -p no:cacheprovider tests/gpu/test_fast_kernels.py --junitxml="$out/fast-kernels.xml"
+python3 -m pytest -q -p no:cacheprovider tests/gpu/test_cuda_ops.py tests/engine --junitxml="$out/engine.xml"
+python3 tests/gpu/bench_kernels.py --json "$out/bench.json"

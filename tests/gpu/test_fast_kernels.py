@@ -1,0 +1,178 @@
+"""Every compiled fast kernel (FlashAttention-2, CUTLASS Hopper FMHA and GEMM) on a real GPU.
+
+The kernels come from build_info()["kernels"], so this checks exactly what the build's kernel
+profile compiled: each combination that runs on this GPU, forced by name (backend=), against
+the float32 reference computed on the GPU by infercore's reference kernel, with fresh random
+inputs (never zeros) and the output poisoned with NaN first. Then the dispatch: what "auto"
+picks on this GPU, and the error for a combination the build does not have.
+"""
+
+import math
+import os
+
+import pytest
+
+torch = pytest.importorskip("torch")
+if not torch.cuda.is_available():
+    pytest.skip("needs a CUDA device (torch.cuda.is_available() is False)", allow_module_level=True)
+
+import infercore  # noqa: E402
+
+INFO = infercore.build_info()
+if not INFO["cuda"]["enabled"]:
+    if os.environ.get("INFERCORE_REQUIRE_CUDA") == "1":
+        raise RuntimeError("INFERCORE_REQUIRE_CUDA=1, but this infercore build is CPU-only")
+    pytest.skip("this infercore build is CPU-only", allow_module_level=True)
+
+MAJOR, MINOR = torch.cuda.get_device_capability(0)
+CC = MAJOR * 10 + MINOR
+DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+# Max |out - ref| allowed, relative to max |ref| (outputs are averages of N(0,1) values):
+# the rounding of a half-precision output plus the kernels' fast exp2 arithmetic.
+TOLERANCE = {torch.bfloat16: 2e-2, torch.float16: 4e-3}
+
+
+def on_this_gpu(kernels):
+    return [k for k in kernels if k["cc_min"] <= CC <= k["cc_max"]]
+
+
+ATTENTION = on_this_gpu(INFO["kernels"]["attention"])
+GEMM = on_this_gpu(INFO["kernels"]["gemm"])
+
+
+def kernel_id(k):
+    return "{backend}-{dtype}-d{headdim}-{c}".format(**k, c="causal" if k["causal"] else "full")
+
+
+def randn(shape, dtype, seed):
+    gen = torch.Generator(device="cuda").manual_seed(seed)
+    return torch.randn(shape, generator=gen, device="cuda", dtype=torch.float32).to(dtype)
+
+
+def max_rel_err(out, ref):
+    return ((out.float() - ref).abs().max() / ref.abs().max().clamp_min(1e-6)).item()
+
+
+# batch, seqlen_q, seqlen_k, nheads, nheads_kv: square, GQA, uneven, decode, ragged lengths,
+# more queries than keys (the first rows see no key under the causal mask: zeros).
+SHAPES = [
+    (2, 256, 256, 8, 8),
+    (2, 384, 384, 16, 4),
+    (1, 128, 640, 8, 2),
+    (4, 1, 1000, 8, 1),
+    (1, 77, 211, 4, 4),
+    (1, 300, 120, 4, 2),
+]
+
+
+@pytest.mark.skipif(not ATTENTION, reason=f"this build has no fast attention kernel for sm_{CC}")
+@pytest.mark.parametrize("kernel", ATTENTION, ids=kernel_id)
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "b{}q{}k{}h{}kv{}".format(*s))
+def test_attention_kernel_matches_reference(kernel, shape):
+    batch, seqlen_q, seqlen_k, nheads, nheads_kv = shape
+    dtype, d, causal = DTYPES[kernel["dtype"]], kernel["headdim"], kernel["causal"]
+    seed = hash((shape, d, causal)) % 2**31
+    q = randn((batch, seqlen_q, nheads, d), dtype, seed)
+    k = randn((batch, seqlen_k, nheads_kv, d), dtype, seed + 1)
+    v = randn((batch, seqlen_k, nheads_kv, d), dtype, seed + 2)
+    ref = infercore.attention(q.float(), k.float(), v.float(), causal=causal, backend="reference")
+    out = torch.full_like(q, float("nan"))
+    try:
+        infercore.attention(q, k, v, causal=causal, out=out, backend=kernel["backend"])
+    except ValueError as err:  # a shape the kernel declines (its supports() said no)
+        assert "cannot take this shape" in str(err)
+        pytest.skip(f"{kernel['backend']} declines this shape: {err}")
+    torch.cuda.synchronize()
+    assert torch.isfinite(out).all(), "the kernel left NaN (unwritten) output"
+    assert max_rel_err(out, ref) < TOLERANCE[dtype]
+    if causal and seqlen_q > seqlen_k:
+        assert (out[:, : seqlen_q - seqlen_k] == 0).all()
+
+
+@pytest.mark.skipif(not GEMM, reason=f"this build has no fast gemm kernel for sm_{CC}")
+@pytest.mark.parametrize("kernel", GEMM, ids=lambda k: f"{k['backend']}-{k['dtype']}")
+@pytest.mark.parametrize("mkn", [(256, 512, 128), (1000, 520, 4104), (8, 4096, 64), (4096, 8, 16)])
+def test_gemm_kernel_matches_reference(kernel, mkn):
+    m, k, n = mkn
+    dtype = DTYPES[kernel["dtype"]]
+    a, b = randn((m, k), dtype, m + k), randn((k, n), dtype, k + n)
+    ref = a.float() @ b.float()
+    out = torch.full((m, n), float("nan"), dtype=dtype, device="cuda")
+    infercore.gemm(a, b, out=out, backend=kernel["backend"])
+    torch.cuda.synchronize()
+    assert torch.isfinite(out).all()
+    # Products of N(0,1) entries summed over k: relative to the output's scale.
+    assert max_rel_err(out, ref) < TOLERANCE[dtype]
+
+
+def expected_auto(dtype, headdim, causal):
+    for backend in ("fmha-sm90", "fa2"):  # preference order of the dispatch
+        for k in ATTENTION:
+            if (k["backend"], k["dtype"], k["headdim"], k["causal"]) == (
+                backend,
+                dtype,
+                headdim,
+                causal,
+            ):
+                return backend
+    return None
+
+
+@pytest.mark.parametrize("kernel", ATTENTION, ids=kernel_id)
+def test_auto_dispatch_prefers_the_hopper_fmha(kernel):
+    args = {"dtype": kernel["dtype"], "headdim": kernel["headdim"], "causal": kernel["causal"]}
+    chosen = infercore.attention_backend(0, **args, seqlen_q=512, nheads=8)
+    assert chosen == expected_auto(**args)
+
+
+@pytest.mark.skipif(CC != 90, reason="the Hopper FMHA runs on sm_90 only")
+def test_h200_dispatch_picks_fmha_sm90():
+    fmha = [k for k in ATTENTION if k["backend"] == "fmha-sm90"]
+    if not fmha:
+        pytest.fail("this build has no fmha-sm90 kernel: the sm90 kernel library is missing")
+    k = fmha[0]
+    assert (
+        infercore.attention_backend(
+            "cuda:0", dtype=k["dtype"], headdim=k["headdim"], causal=k["causal"]
+        )
+        == "fmha-sm90"
+    )
+
+
+@pytest.mark.skipif(not ATTENTION, reason=f"this build has no fast attention kernel for sm_{CC}")
+def test_uncompiled_combination_is_a_clear_error():
+    compiled = {k["headdim"] for k in ATTENTION}
+    missing = next(d for d in (96, 160, 192, 224, 32) if d not in compiled)
+    q = randn((1, 16, 2, missing), torch.bfloat16, 3)
+    with pytest.raises(ValueError, match=rf"no kernel for bf16 head dim {missing} .*It contains: "):
+        infercore.attention(q, q, q)
+    with pytest.raises(ValueError, match="backend='reference'"):
+        infercore.attention_backend(0, dtype="bfloat16", headdim=missing)
+    # The slow path stays available on request.
+    out = infercore.attention(q, q, q, backend="reference")
+    assert torch.isfinite(out).all()
+
+
+def test_float32_runs_the_reference_kernel_without_warning(recwarn):
+    q = randn((1, 16, 2, 64), torch.float32, 4)
+    infercore.attention(q, q, q)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    assert infercore.attention_backend(0, dtype="float32", headdim=64) == "reference"
+    with pytest.raises(ValueError, match="float32 runs the reference kernel"):
+        infercore.attention(q, q, q, backend="fa2")
+
+
+def test_unknown_backend_name():
+    q = randn((1, 16, 2, 64), torch.bfloat16, 5)
+    with pytest.raises(ValueError, match=r"unknown backend 'flash'.*fmha-sm90"):
+        infercore.attention(q, q, q, backend="flash")
+
+
+def test_build_info_lists_libraries_and_slots():
+    kernels = INFO["kernels"]
+    planned = " ".join(kernels["planned"])
+    assert "fa3" in planned and "fa4" in planned
+    for k in kernels["attention"]:
+        assert k["backend"] in ("fa2", "fmha-sm90")
+        assert k["library"] in {lib.split(":")[0] for lib in kernels["libraries"]}
+    assert math.isfinite(CC)
