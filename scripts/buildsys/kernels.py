@@ -46,7 +46,8 @@ class KernelBuild:
 def real_nvcc(nvcc: Path) -> Path:
     """See through wrapper scripts (e.g. /usr/local/bin/nvcc that execs the toolkit's):
     nvcc's dry run names the toolkit it belongs to."""
-    out = subprocess.run([str(nvcc), "-dryrun", "--version"], capture_output=True, text=True).stderr
+    dry_run = [str(nvcc), "-dryrun", "-c", "-x", "cu", os.devnull, "-o", os.devnull]
+    out = subprocess.run(dry_run, capture_output=True, text=True).stderr
     if m := re.search(r"^#\$ TOP=(.+)$", out, re.MULTILINE):
         candidate = (Path(m.group(1).strip()) / "bin" / "nvcc").resolve()
         if candidate.is_file():
