@@ -57,7 +57,9 @@ def real_nvcc(nvcc: Path) -> Path:
 
 def available_gib() -> float:
     """Memory the compiles may use, in GiB: INFERCORE_BUILD_MEMORY_GIB when set, else the
-    smaller of MemAvailable and what the cgroup (a container's limit) has left."""
+    machine's memory (or a container's cgroup limit, if lower) less a reserve for the rest
+    of the system. Total rather than currently free memory: the job pools are part of the
+    CMake configuration, and a figure that moved between runs would reconfigure each time."""
     if override := os.environ.get("INFERCORE_BUILD_MEMORY_GIB"):
         try:
             return float(override)
@@ -69,18 +71,18 @@ def available_gib() -> float:
     limits = []
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
+            if line.startswith("MemTotal:"):
                 limits.append(int(line.split()[1]) / 2**20)
     except OSError:
         pass
-    try:  # cgroup v2: a container may have far less than the host's free memory
-        cg = Path("/sys/fs/cgroup")
-        high = (cg / "memory.max").read_text().strip()
+    try:  # cgroup v2: a container may have far less than the host
+        high = Path("/sys/fs/cgroup/memory.max").read_text().strip()
         if high != "max":
-            limits.append((int(high) - int((cg / "memory.current").read_text())) / 2**30)
+            limits.append(int(high) / 2**30)
     except (OSError, ValueError):
         pass
-    return min(limits) if limits else 8.0
+    total = min(limits) if limits else 8.0
+    return round(max(total - max(2.0, total * 0.1), 1.0), 1)
 
 
 def job_pools(
@@ -292,7 +294,7 @@ def build(
         label,
         f"profile {plan.profile.name}: {units} kernel TU(s) "
         + ", ".join(f"{f} for {'/'.join(plan.arch_plan.families[f])}" for f in plan.units)
-        + f"; CUDA {plan.cuda}; parallel jobs {pools} ({available_gib():.0f} GiB available)",
+        + f"; CUDA {plan.cuda}; parallel jobs {pools} for {available_gib():.0f} GiB",
     )
     srcs = source_dirs(offline=offline)
     configure = _configure_args(

@@ -28,7 +28,10 @@ ALLOWED_UNDEFINED = tuple(
     for p in (
         r"^_?_?cuda\w*$",  # cudaLaunchKernel, __cudaRegisterFatBinary, ...
         r"^_?_?cudart\w*$",
-        r"^_Z\w*St\w*$",  # mangled names in std:: (libstdc++)
+        # Mangled names in std:: (libstdc++): St, and the abbreviations Ss (string), Sa
+        # (allocator), Si/So/Sd (istream/ostream/iostream).
+        r"^_Z\w*S[tsaiod]\w*$",
+        r"^__(u?(div|mod)|mul)[a-z]i3$",  # libgcc's 128-bit arithmetic helpers
         r"^_Znw\w*$|^_Zna\w*$|^_Zdl\w*$|^_Zda\w*$",  # operator new/delete
         r"^__cxa_\w+$|^__gxx_personality_v0$|^_Unwind_Resume$|^__dso_handle$",
         r"^_ZTV(N10__cxxabiv1|St)\w*$|^_ZTI\w*St\w*$|^_ZTS\w*$",  # typeinfo of std types

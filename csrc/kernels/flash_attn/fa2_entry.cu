@@ -8,6 +8,7 @@
 #include "fa2_forward.h"
 
 namespace infercore::kernels {
+inline namespace INFERCORE_KERNEL_GROUP {
 
 bool fa2_supports(const AttentionArgs& a) {
     // FA2 switches to its non-causal kernel for a single query row (decode).
@@ -48,9 +49,11 @@ cudaError_t fa2_run(const AttentionArgs& a) {
         // Only reachable when fa2_supports was not consulted: keep the reason visible.
         std::fprintf(stderr, "infercore: %s\n", e.what());
         result = cudaErrorInvalidValue;
+        (void)cudaGetLastError();  // FA2 may have left a launch error: do not let it leak
     }
     const cudaError_t freed = cudaFreeAsync(lse, a.stream);
     return result != cudaSuccess ? result : freed;
 }
 
+}  // namespace INFERCORE_KERNEL_GROUP
 }  // namespace infercore::kernels

@@ -27,6 +27,9 @@
 #endif
 
 namespace infercore {
+#ifdef INFERCORE_KERNEL_GROUP
+inline namespace INFERCORE_KERNEL_GROUP {
+#endif
 namespace {
 
 constexpr double kLog2e = 1.4426950408889634074;  // M_LOG2E, as used upstream
@@ -284,4 +287,7 @@ void fa2_forward(const Fa2Args& a, cudaStream_t stream) {
             "); compiled: " + fa2_forward_compiled_kernels());
 }
 
+#ifdef INFERCORE_KERNEL_GROUP
+}  // namespace INFERCORE_KERNEL_GROUP
+#endif
 }  // namespace infercore

@@ -13,6 +13,10 @@
 #include <string>
 
 namespace infercore {
+// Per arch group (see fa2_entry.h): keeps two groups' wrappers apart in one binary.
+#ifdef INFERCORE_KERNEL_GROUP
+inline namespace INFERCORE_KERNEL_GROUP {
+#endif
 
 enum class Fa2Dtype : int { fp16 = 0, bf16 = 1 };
 
@@ -68,4 +72,7 @@ bool fa2_forward_supported(Fa2Dtype dtype, int headdim, bool causal);
 // Human-readable list of the compiled forward kernels, e.g. "bf16/hdim128/noncausal".
 std::string fa2_forward_compiled_kernels();
 
+#ifdef INFERCORE_KERNEL_GROUP
+}  // namespace INFERCORE_KERNEL_GROUP
+#endif
 }  // namespace infercore
