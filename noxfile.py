@@ -77,11 +77,13 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Measure wheel build times and CPU op throughput (figures for docs/BENCHMARKS.md)."""
+    """Measure wheel and kernel build times, CPU op throughput (figures for docs/BENCHMARKS.md)."""
     session.install(*BUILDSYS, *KERNEL_TOOLS, *TEST, "nox==2026.10.20")
-    what = session.posargs or ["wheels", "cpu-ops"]
+    what = session.posargs or ["wheels", "kernels", "cpu-ops"]
     if "wheels" in what:
         _buildsys(session, "bench", "wheels")
+    if "kernels" in what:
+        _buildsys(session, "bench", "kernels")
     if "cpu-ops" in what:
         wheel_dir = session.create_tmp()
         _buildsys(session, "wheel", "--out", wheel_dir)
@@ -101,3 +103,28 @@ def reproducible(session: nox.Session) -> None:
     """Build one wheel twice from scratch in different trees and check the sha256 match."""
     session.install(*BUILDSYS, *KERNEL_TOOLS)
     _buildsys(session, "reproducible", *session.posargs)
+
+
+# The engine's C++ dependencies through Conan 2 (scripts/buildsys/conan.py).
+CONAN = nox.project.dependency_groups(PYPROJECT, "conan")
+
+
+@nox.session(name="conan-profiles")
+def conan_profiles(session: nox.Session) -> None:
+    """Render a Conan profile per build-matrix.toml target and check each with Conan."""
+    session.install(*BUILDSYS, *CONAN)
+    _buildsys(session, "conan-profiles", *session.posargs)
+
+
+@nox.session
+def deps(session: nox.Session) -> None:
+    """Install the C++ dependencies for a target with Conan (--target, --offline, --update-lock)."""
+    session.install(*BUILDSYS, *CONAN)
+    _buildsys(session, "deps", *session.posargs)
+
+
+@nox.session(name="cpp-tests")
+def cpp_tests(session: nox.Session) -> None:
+    """Build the C++ tests (tests/cpp) with the Conan toolchain and run them with ctest."""
+    session.install(*BUILDSYS, *CONAN)
+    _buildsys(session, "cpp-tests", *session.posargs)

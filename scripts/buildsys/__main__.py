@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import matrix
+from . import conancli, matrix
 from .errors import BuildError
 
 
@@ -117,8 +117,13 @@ def _parser() -> argparse.ArgumentParser:
     repro.add_argument("--python", default=f"{sys.version_info.major}.{sys.version_info.minor}")
     repro.add_argument("--target", default=matrix.AUTO)
     bench = commands.add_parser("bench", help="print benchmark figures (docs/BENCHMARKS.md)")
-    bench.add_argument("what", choices=["wheels", "cpu-ops"], help="which benchmark")
+    bench.add_argument("what", choices=["wheels", "kernels", "cpu-ops"], help="which benchmark")
+    bench.add_argument("--profile", default="ci", help="kernel profile (bench kernels)")
+    bench.add_argument(
+        "--groups", default="sm80,sm90", help="comma-separated arch groups (bench kernels)"
+    )
     bench.add_argument("--python", default="3.11", help="the one-Python run's version")
+    conancli.add_commands(commands)  # conan-profiles, deps, cpp-tests
     return parser
 
 
@@ -170,8 +175,13 @@ def main(argv: list[str] | None = None) -> int:
 
             if args.what == "wheels":
                 bench.save("wheels", bench.wheels(one=args.python))
+            elif args.what == "kernels":
+                figures = bench.kernels(profile=args.profile, groups=args.groups.split(","))
+                bench.save("kernels", figures)
             else:
                 bench.save("cpu-ops", bench.cpu_ops())
+        elif args.command in conancli.COMMANDS:
+            conancli.run(args)
     except BuildError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

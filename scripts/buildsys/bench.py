@@ -2,7 +2,9 @@
 
 wheels: wall time of `nox -s wheels` for one Python and for all of them from a
 clean build tree (ccache off: a true cold compile), then a repeat with nothing
-changed.  cpu-ops: the CPU reference ops against NumPy at fixed shapes.
+changed.  kernels: the target's kernel libraries (profile ci by default) cold with
+an empty ccache, again after deleting the build directory (ccache warm), and a
+no-op re-run.  cpu-ops: the CPU reference ops against NumPy at fixed shapes.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def _nox_wheels(*args: str, env: dict[str, str]) -> float:
 
 
 def _clean_build_tree() -> None:
-    for name in ("core", "core-install", "wheel", "envs", "staging"):
+    for name in ("kernels", "core", "core-install", "wheel", "envs", "staging"):
         shutil.rmtree(BUILD_DIR / name, ignore_errors=True)
 
 
@@ -79,6 +81,46 @@ def wheels(*, one: str) -> dict[str, float]:
     )
     proc.console.print(table)
     return figures
+
+
+def kernels(*, profile: str, groups: list[str]) -> dict[str, float]:
+    """Cold (empty ccache), warm (build dir deleted, ccache kept) and no-op builds (s)."""
+
+    def build(env: dict[str, str]) -> float:
+        start = time.monotonic()
+        for group in groups:
+            cmd = [sys.executable, "-m", "buildsys", "kernels", group, "--profile", profile]
+            proc.say("bench", "$ " + " ".join(cmd[1:]))
+            subprocess.run(
+                cmd,
+                cwd=ROOT,
+                env={**os.environ, **env, "PYTHONPATH": str(ROOT / "scripts")},
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+        return time.monotonic() - start
+
+    with tempfile.TemporaryDirectory() as cache:
+        env = {"CCACHE_DIR": cache}
+        shutil.rmtree(BUILD_DIR / "kernels" / profile, ignore_errors=True)
+        cold = build(env)
+        shutil.rmtree(BUILD_DIR / "kernels" / profile, ignore_errors=True)
+        warm = build(env)
+        noop = build(env)
+    proc.say(
+        "bench",
+        f"kernels ({profile}: {', '.join(groups)}): cold {cold:.1f}s, warm ccache {warm:.1f}s "
+        f"({100 * warm / cold:.1f}% of cold), no-op {noop:.1f}s",
+        style="green",
+    )
+    return {
+        "profile": profile,
+        "groups": " ".join(groups),
+        "cold_s": cold,
+        "warm_ccache_s": warm,
+        "warm_over_cold": warm / cold,
+        "noop_s": noop,
+    }
 
 
 def _best_of(fn, repeats: int = 5) -> float:  # noqa: ANN001 - any zero-arg callable

@@ -90,14 +90,14 @@ def job_pools(
 ) -> dict[str, int]:
     """Ninja pool sizes so that the heavy TUs running at once fit in memory.
 
-    The Hopper FMHA TUs (~11 GiB) get a share first, FA2 TUs (~4.5 GiB) the rest;
+    The CUTLASS Hopper TUs get a share first, FA2 TUs the rest ([kernel-memory]);
     light TUs (entry points, registry) only by CPU count. At least one of each
     always runs, so a machine too small for one TU still builds, serially.
     """
     budget = max(avail_gib - memory.get("core", 1.0), 1.0)
     pools = {"light": cpus}
     if "cutlass-sm90" in families:
-        fmha = memory.get("cutlass-sm90-fmha", 11.0)
+        fmha = memory.get("cutlass-sm90", 4.5)
         share = budget / 2 if "fa2" in families else budget
         pools["fmha"] = max(1, min(cpus, math.floor(share / fmha)))
         budget -= pools["fmha"] * fmha

@@ -37,6 +37,7 @@ ALLOWED_UNDEFINED = tuple(
         r"^_ZTV(N10__cxxabiv1|St)\w*$|^_ZTI\w*St\w*$|^_ZTS\w*$",  # typeinfo of std types
         r"^(mem(cpy|set|move|cmp)|str\w+|f?printf|v?snprintf|fputs|fwrite|fflush|stderr|stdout)$",
         r"^(abort|exit|getenv|malloc|free|calloc|realloc|atexit|__stack_chk_fail)$",
+        r"^__\w+_chk$",  # glibc's _FORTIFY_SOURCE variants (__fprintf_chk...), default on Ubuntu
         r"^(exp|log|sqrt|pow|floor|ceil|fabs|fmax|fmin|tanh)f?$",
         r"^(pthread_\w+|__tls_get_addr|_GLOBAL_OFFSET_TABLE_|__assert_fail|__errno_location)$",
     )

@@ -107,7 +107,7 @@ def test_a_profile_without_the_groups_families_says_so():
         plan(group="sm80", data=data)
 
 
-MEMORY = {"fa2": 4.5, "cutlass-sm90-fmha": 11.0, "core": 1.0}
+MEMORY = {"fa2": 4.5, "cutlass-sm90": 11.0, "core": 1.0}
 
 
 @pytest.mark.parametrize(
@@ -122,7 +122,7 @@ def test_job_pools_fit_in_memory(avail, cpus, expected):
     pools = kernels.job_pools(["fa2", "cutlass-sm90"], memory=MEMORY, avail_gib=avail, cpus=cpus)
     assert pools == expected
     if avail > 20:
-        used = pools["fmha"] * MEMORY["cutlass-sm90-fmha"] + pools["fa2"] * MEMORY["fa2"]
+        used = pools["fmha"] * MEMORY["cutlass-sm90"] + pools["fa2"] * MEMORY["fa2"]
         assert used <= avail - MEMORY["core"]
 
 

@@ -17,10 +17,9 @@ import json
 import statistics
 import sys
 
+import infercore
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
-
-import infercore
 
 WARMUP, RUNS = 5, 20
 
@@ -130,7 +129,7 @@ def main() -> int:
     cols = ["fa2", "sdpa-flash", "fa2/flash", "fmha-sm90", "sdpa-cudnn", "fmha/cudnn"]
     print(f"{'dtype':9} {'causal':6} " + " ".join(f"{c:>11}" for c in cols))
     for r in rows:
-        cells = " ".join(f"{str(r.get(c) or '-'):>11}" for c in cols)
+        cells = " ".join(f"{r.get(c) or '-'!s:>11}" for c in cols)
         print(f"{r['dtype']:9} {r['causal']!s:6} {cells}")
     print(
         f"gemm {gemm['shape']}: cutlass-sm90 {gemm['cutlass-sm90']} vs torch.matmul "
