@@ -14,11 +14,11 @@ import math
 import os
 import re
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from filelock import FileLock, Timeout
 from rich.table import Table
 
 from . import kernelprofile, kernelverify, proc, sources
@@ -138,7 +138,10 @@ def _configure_args(
         lo, hi = plan.cc_range(family)
         defines[f"INFERCORE_{family.upper().replace('-', '_')}_CC_RANGE"] = f"{lo};{hi}"
     # Every compile goes through the TU monitor (time, memory, cache verdict), then ccache.
-    launcher = [sys.executable, str(Path(__file__).with_name("tu_monitor.py")), str(report)]
+    # The monitor runs by its own shebang (standard library only), not by this venv's
+    # Python: the compile commands, and so ninja's view of what is up to date, must not
+    # depend on which nox session configured the build.
+    launcher = [str(Path(__file__).with_name("tu_monitor.py")), str(report)]
     if ccache := _which("ccache"):
         launcher.append(ccache)
     defines["CMAKE_CUDA_COMPILER_LAUNCHER"] = ";".join(launcher)
@@ -306,6 +309,31 @@ def build(
         pools=pools,
         report=records_file,
     )
+    kb.build_dir.mkdir(parents=True, exist_ok=True)
+    # Two sessions building the same group and profile at once (nox -s tests beside nox -s
+    # wheels) would write the same objects: the second waits for the first.
+    lock = FileLock(str(kb.build_dir.parent / ".build.lock"))
+    try:
+        lock.acquire(timeout=2)
+    except Timeout:
+        proc.say(label, f"waiting for another build of {label} ({plan.profile.name}) to finish")
+        lock.acquire()
+    try:
+        _build_locked(kb, configure, records_file, cpus=cpus, log=log, label=label)
+        records = []
+        if records_file.exists():
+            lines = records_file.read_text().splitlines()
+            records = [json.loads(line) for line in lines if line]
+        v = verify(kb)
+        report(kb, records, v, time.monotonic() - start)
+    finally:
+        lock.release()
+    return kb
+
+
+def _build_locked(
+    kb: KernelBuild, configure: list[str], records_file: Path, *, cpus: int, log: Path, label: str
+) -> None:
     stamp = kb.build_dir / "infercore-configure.txt"
     if not (
         stamp.exists()
@@ -322,12 +350,6 @@ def build(
     proc.run(
         ["cmake", "--install", str(kb.build_dir)], log=log, what=f"installing the {label} kernels"
     )
-    records = []
-    if records_file.exists():
-        records = [json.loads(line) for line in records_file.read_text().splitlines() if line]
-    v = verify(kb)
-    report(kb, records, v, time.monotonic() - start)
-    return kb
 
 
 def run(

@@ -1,7 +1,8 @@
+#!/usr/bin/env python3
 """Compiler launcher that records each translation unit's cost for the build report.
 
-CMake runs it as CMAKE_<LANG>_COMPILER_LAUNCHER:
-    python tu_monitor.py REPORT.jsonl [ccache] COMPILER ARGS...
+CMake runs it as CMAKE_<LANG>_COMPILER_LAUNCHER, by its shebang:
+    tu_monitor.py REPORT.jsonl [ccache] COMPILER ARGS...
 It runs the rest of the command line unchanged and appends one JSON line: the
 object, wall time, peak resident memory of the biggest process in the compile
 (cicc and ptxas included: RUSAGE_CHILDREN covers waited-for descendants), and
