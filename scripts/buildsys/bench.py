@@ -100,11 +100,12 @@ def kernels(*, profile: str, groups: list[str]) -> dict[str, float]:
             )
         return time.monotonic() - start
 
-    with tempfile.TemporaryDirectory() as cache:
-        env = {"CCACHE_DIR": cache}
-        shutil.rmtree(BUILD_DIR / "kernels" / profile, ignore_errors=True)
+    # A build tree and a ccache of its own: cold means cold, and other sessions running
+    # meanwhile neither share nor disturb it.
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"CCACHE_DIR": f"{tmp}/ccache", "INFERCORE_BUILD_DIR": f"{tmp}/build"}
         cold = build(env)
-        shutil.rmtree(BUILD_DIR / "kernels" / profile, ignore_errors=True)
+        shutil.rmtree(f"{tmp}/build/kernels", ignore_errors=True)
         warm = build(env)
         noop = build(env)
     proc.say(
