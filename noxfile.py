@@ -22,6 +22,7 @@ BUILDSYS = nox.project.dependency_groups(PYPROJECT, "buildsys")
 TEST = nox.project.dependency_groups(PYPROJECT, "test")
 LINT = nox.project.dependency_groups(PYPROJECT, "lint")
 KERNEL_TOOLS = nox.project.dependency_groups(PYPROJECT, "kernels")
+CONAN = nox.project.dependency_groups(PYPROJECT, "conan")
 # One kernels-<group> session per arch group in build-matrix.toml (kernels-sm90 ...).
 KERNEL_ARCHS = nox.project.load_toml("build-matrix.toml")["kernel-archs"]
 BUILDSYS_ENV = {"PYTHONPATH": "scripts"}
@@ -34,7 +35,7 @@ def _buildsys(session: nox.Session, *args: str) -> None:
 @nox.session
 def wheels(session: nox.Session) -> None:
     """Build, repair and test wheels for CPython 3.10-3.12 into dist/ (host fallback)."""
-    session.install(*BUILDSYS, *KERNEL_TOOLS)
+    session.install(*BUILDSYS, *KERNEL_TOOLS, *CONAN)
     _buildsys(session, "wheels", *session.posargs)
 
 
@@ -101,12 +102,11 @@ def sources(session: nox.Session) -> None:
 @nox.session
 def reproducible(session: nox.Session) -> None:
     """Build one wheel twice from scratch in different trees and check the sha256 match."""
-    session.install(*BUILDSYS, *KERNEL_TOOLS)
+    session.install(*BUILDSYS, *KERNEL_TOOLS, *CONAN)
     _buildsys(session, "reproducible", *session.posargs)
 
 
 # The engine's C++ dependencies through Conan 2 (scripts/buildsys/conan.py).
-CONAN = nox.project.dependency_groups(PYPROJECT, "conan")
 
 
 @nox.session(name="conan-profiles")

@@ -1,8 +1,10 @@
 #include "infercore/ops.h"
+#include "infercore/build_info.h"
 #include "infercore/errors.h"
 
 #include "cpu/cpu_ops.h"
 #include "cuda/cuda_ops.h"
+#include "log.h"
 #include "validate.h"
 
 namespace infercore {
@@ -17,6 +19,13 @@ void check_cpu_backend(const std::string& backend) {
   }
 }
 
+void log_cpu_choice(const char* op) {
+  if (log::debug_enabled()) {
+    log::backend_choice(op, "reference", std::string("CPU, ") + cpu_isa() + " code path, " +
+                                             std::to_string(cpu_num_threads()) + " threads");
+  }
+}
+
 }  // namespace
 
 Dispatch attention(const TensorView& q, const TensorView& k, const TensorView& v,
@@ -27,6 +36,7 @@ Dispatch attention(const TensorView& q, const TensorView& k, const TensorView& v
   const float softmax_scale = detail::check_scale(scale, s.headdim);
   if (q.device.type == DeviceType::kCPU) {
     check_cpu_backend(backend);
+    log_cpu_choice("attention");
     if (detail::numel(q.shape) == 0) return {"reference", ""};
     cpu::attention(s, static_cast<const float*>(q.data), static_cast<const float*>(k.data),
                    static_cast<const float*>(v.data), static_cast<float*>(out.data), causal,
@@ -43,6 +53,7 @@ Dispatch gemm(const TensorView& a, const TensorView& b, const TensorView& out, v
   detail::check_output(out, {s.m, s.n}, a, {&a, &b});
   if (a.device.type == DeviceType::kCPU) {
     check_cpu_backend(backend);
+    log_cpu_choice("gemm");
     if (s.m == 0 || s.n == 0) return {"reference", ""};
     cpu::gemm(s, static_cast<const float*>(a.data), static_cast<const float*>(b.data),
               static_cast<float*>(out.data));

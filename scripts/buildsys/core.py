@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import cudaarch, kernelprofile, kernels, matrix, proc
+from . import conan, cudaarch, kernelprofile, kernels, matrix, proc
 from .errors import BuildError
 from .matrix import Target
 from .project import BUILD_DIR, ROOT, git_sha, load_toml, version
@@ -22,6 +22,7 @@ class CoreBuild:
     target: Target
     build_dir: Path
     prefix: Path  # holds lib/cmake/infercore_core: INFERCORE_CORE_PREFIX for the wheels
+    conan_defines: dict[str, str]  # Conan's toolchain (glog, pybind11): the wheels use it too
 
 
 def cmake_defines(target: Target, *, nvcc: Path | None) -> dict[str, str]:
@@ -85,6 +86,7 @@ def build_core(
     target: Target, *, nvcc: Path | None, jobs: int, log_dir: Path, profile: str | None = None
 ) -> CoreBuild:
     check_cuda(target, nvcc)
+    deps = conan.install(target.name, jobs=jobs, log_dir=log_dir)  # seconds once cached
     built = build_kernels(target, nvcc=nvcc, jobs=jobs, profile=profile) if nvcc else []
     build_dir = BUILD_DIR / "core" / target.name
     prefix = BUILD_DIR / "core-install" / target.name
@@ -94,7 +96,7 @@ def build_core(
     defines["CMAKE_INSTALL_PREFIX"] = str(prefix)
     log = log_dir / f"core-{target.name}.log"
     env = {"SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", "")}
-    configure = ["cmake", "-S", ROOT, "-B", build_dir, "-G", "Ninja"]
+    configure = ["cmake", "-S", ROOT, "-B", build_dir, "-G", "Ninja", *deps.cmake_args]
     configure += [f"-D{key}={value}" for key, value in defines.items()]
     # Same settings as last time: ninja re-runs CMake by itself if a CMake file changed.
     stamp = build_dir / "infercore-configure.txt"
@@ -104,6 +106,9 @@ def build_core(
         and (build_dir / "build.ninja").exists()
     ):
         stamp.unlink(missing_ok=True)
+        # New settings, fresh cache: CMake reads a toolchain file (Conan's) only when it
+        # creates the cache, so a tree configured before would silently ignore it.
+        (build_dir / "CMakeCache.txt").unlink(missing_ok=True)
         proc.run(configure, log=log, env=env, what="configuring the core (cmake)")
         stamp.write_text(str(configure))
     proc.run(
@@ -113,4 +118,6 @@ def build_core(
         what="compiling the core",
     )
     proc.run(["cmake", "--install", build_dir], log=log, what="installing the core")
-    return CoreBuild(target=target, build_dir=build_dir, prefix=prefix)
+    return CoreBuild(
+        target=target, build_dir=build_dir, prefix=prefix, conan_defines=deps.cmake_defines
+    )

@@ -62,6 +62,7 @@ def run(
         and (build_dir / "build.ninja").exists()
     ):
         stamp.unlink(missing_ok=True)
+        (build_dir / "CMakeCache.txt").unlink(missing_ok=True)  # re-read the toolchain file
         proc.run(configure, log=log, what="configuring the C++ tests (cmake)")
         stamp.write_text(str(configure))
     proc.say("tests", f"building the core and tests/cpp ({jobs} jobs; log: {log})")

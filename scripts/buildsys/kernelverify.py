@@ -52,6 +52,24 @@ class Verification:
     wgmma: dict[str, int] = field(default_factory=dict)  # object -> HGMMA count
     undefined: list[str] = field(default_factory=list)
 
+    def as_json(self) -> dict:
+        return {
+            "sass": {k: sorted(s) for k, s in self.sass.items()},
+            "ptx": {k: sorted(s) for k, s in self.ptx.items()},
+            "wgmma": self.wgmma,
+            "undefined": self.undefined,
+        }
+
+    def __post_init__(self) -> None:  # from as_json(): lists back to sets
+        self.sass = {k: set(s) for k, s in self.sass.items()}
+        self.ptx = {k: set(s) for k, s in self.ptx.items()}
+
+
+def file_sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
 
 def nvidia_tool(name: str) -> Path:
     """A CUDA binary tool: PATH, then the toolkit, then the nvidia-* PyPI wheels."""

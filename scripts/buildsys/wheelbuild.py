@@ -66,7 +66,14 @@ def build_wheel(
         "build-dir": str(build_dir),
         "cmake.build-type": "Release",
         "cmake.define.INFERCORE_CORE_PREFIX": str(core.prefix),
+        # glog (the core's) and pybind11 from Conan, not from the host or the build env.
+        **{f"cmake.define.{key}": value for key, value in core.conan_defines.items()},
     }
+    # Settings changed since the last build here: start from a fresh CMake cache, since
+    # CMake reads a toolchain file (Conan's) only when it creates the cache.
+    stamp = build_dir / "infercore-settings.txt"
+    if not stamp.exists() or stamp.read_text() != repr(settings):
+        (build_dir / "CMakeCache.txt").unlink(missing_ok=True)
     cmd = [python, "-m", "build", "--wheel", "--no-isolation", "--outdir", out_dir]
     cmd += [f"-C{key}={value}" for key, value in settings.items()]
     proc.run(
@@ -76,6 +83,7 @@ def build_wheel(
         env={**env, "CMAKE_BUILD_PARALLEL_LEVEL": str(jobs)},
         what=f"building the {interp.tag} wheel",
     )
+    stamp.write_text(repr(settings))
     wheels = sorted(out_dir.glob("*.whl"))
     if len(wheels) != 1:
         raise BuildError(

@@ -7,6 +7,7 @@
 #include "cuda/cuda_ops.h"
 #include "cuda/dispatch.h"
 #include "infercore/build_info.h"
+#include "log.h"
 
 namespace infercore::cuda {
 namespace {
@@ -45,6 +46,13 @@ Dispatch attention(const detail::AttentionShape& s, DType dtype, int device, con
   a.v = v;
   a.out = out;
   const AttentionChoice choice = choose_attention(cc, is_half(dtype), a, backend);
+  if (!choice.warning.empty()) log::warn_once(choice.warning);
+  if (log::debug_enabled()) {
+    log::backend_choice("attention", choice.backend,
+                        "sm_" + std::to_string(cc) + ", " + dtype_name(dtype) + ", head dim " +
+                            std::to_string(s.headdim) + (causal ? ", causal" : "") +
+                            ", backend='" + backend + "'");
+  }
   if (detail::numel({s.batch, s.seqlen_q, s.nheads, s.headdim}) == 0) {
     return {choice.backend, choice.warning};
   }
@@ -70,6 +78,10 @@ Dispatch gemm(const detail::GemmShape& s, DType dtype, int device, const void* a
   g.dtype = kernel_dtype(dtype);
   g.stream = static_cast<cudaStream_t>(stream);
   const GemmChoice choice = choose_gemm(cc, is_half(dtype), g, backend);
+  if (log::debug_enabled()) {
+    log::backend_choice("gemm", choice.backend, "sm_" + std::to_string(cc) + ", " +
+                                                    dtype_name(dtype) + ", backend='" + backend + "'");
+  }
   if (s.m == 0 || s.n == 0) return {choice.backend, ""};
   if (choice.kernel == nullptr) {
     gemm_ref(s, dtype, device, a, b, c, stream);
