@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -142,18 +143,12 @@ def _configure_args(
     # Python: the compile commands, and so ninja's view of what is up to date, must not
     # depend on which nox session configured the build.
     launcher = [str(Path(__file__).with_name("tu_monitor.py")), str(report)]
-    if ccache := _which("ccache"):
+    if ccache := shutil.which("ccache"):
         launcher.append(ccache)
     defines["CMAKE_CUDA_COMPILER_LAUNCHER"] = ";".join(launcher)
     defines["CMAKE_CXX_COMPILER_LAUNCHER"] = ";".join(launcher)
     args = ["cmake", "-S", str(KERNELS_SOURCE), "-B", str(build_dir), "-G", "Ninja"]
     return args + [f"-D{k}={v}" for k, v in defines.items()]
-
-
-def _which(name: str) -> str | None:
-    from shutil import which
-
-    return which(name)
 
 
 def _build_env() -> dict[str, str]:
