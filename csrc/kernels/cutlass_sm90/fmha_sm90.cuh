@@ -15,10 +15,10 @@
 //
 // GQA: the kernel indexes q/k/v by one (batch, head) coordinate with linear
 // strides, so it cannot express kv_head = head / group in one launch (a nested
-// head mode would change the kernel's fixed problem-shape type, and a zero
-// stride cannot go into a TMA descriptor). We launch once per position g in the
-// group: q/out offset by g heads with head stride group*d, k/v with nheads_kv
-// heads. MHA is one launch.
+// head mode would change the kernel's fixed problem-shape type; cute keeps
+// stride-0 modes out of TMA descriptors only when the 0 is static, which is
+// MQA only). We launch once per position g in the group: q/out offset by g
+// heads with head stride group*d, k/v with nheads_kv heads. MHA is one launch.
 //
 // Softmax scale: the example hardcodes 1/sqrt(d); we overwrite it in Params.
 #pragma once
@@ -144,40 +144,55 @@ struct ReversedMTileScheduler {
 namespace fmha_opt = cutlass::fmha::kernel;
 
 // A kernel configuration: CTA tile (q rows, kv rows, head dim) and schedule.
-// Cooperative: 2 consumer warpgroups split the q rows, one CTA per tile.
-// Pingpong (the example's name): the same, persistent, with Q loaded by its own warp.
-template <class TileShape_, bool Persistent_>
+// The q rows are split across `MmaWarpGroups` consumer warpgroups (64 rows each).
+// Persistent (the example's "ping-pong"): a persistent grid, Q loaded by its own warp.
+// MainloopLocked: the consumer warpgroups take turns for the softmax, so one's
+// softmax overlaps the other's GEMMs (FA3's ping-pong; an option of the example).
+template <class TileShape_, bool Persistent_ = false, bool MainloopLocked_ = false, int StagesKV_ = 5>
 struct FmhaConfig {
     using TileShape = TileShape_;
     static constexpr bool kPersistent = Persistent_;
+    static constexpr bool kMainloopLocked = MainloopLocked_;
+    static constexpr int kStagesKV = StagesKV_;
 };
 
-// The example's fastest fp16/bf16 configurations (run_fwd_64/128/256 in 88_hopper_fmha.cu).
+// The example's fp16/bf16 configurations (run_fwd_64/128/256 in 88_hopper_fmha.cu),
+// cooperative, one CTA per tile. Measured on an H200 at d128 (probe/NOTES.md):
+// persistent -14%, 128x176 tiles -35%, 192x128 (3 consumer warpgroups) -6%;
+// MainloopLocked +2..4% in steady state but -15% in one per-call run: not adopted
+// until an A/B settles it (probe variants fmha_*_locked_*).
 template <int HeadDim>
 struct FmhaDefaultConfig;
 template <>
-struct FmhaDefaultConfig<64> : FmhaConfig<Shape<_128, _64, _64>, false> {};
+struct FmhaDefaultConfig<64> : FmhaConfig<Shape<_128, _64, _64>> {};
 template <>
-struct FmhaDefaultConfig<128> : FmhaConfig<Shape<_128, _128, _128>, false> {};
+struct FmhaDefaultConfig<128> : FmhaConfig<Shape<_128, _128, _128>> {};
 template <>
-struct FmhaDefaultConfig<256> : FmhaConfig<Shape<_128, _64, _256>, false> {};
+struct FmhaDefaultConfig<256> : FmhaConfig<Shape<_128, _64, _256>> {};
 
 template <DType D>
 using cutlass_element_t = std::conditional_t<D == DType::bf16, cutlass::bfloat16_t, cutlass::half_t>;
 
 template <class Element, bool Causal, class Config>
 struct FmhaKernel {
+    template <fmha_opt::Tag T, class V>
+    using Opt = fmha_opt::Option<T, V>;
+    static constexpr int kWarpGroups = decltype(get<0>(typename Config::TileShape{}))::value / 64;
+    // The kernel and its mainloop read the same option list.
+    using Persist = Opt<fmha_opt::Tag::kIsPersistent, cute::bool_constant<Config::kPersistent>>;
+    using SeparateQ = Opt<fmha_opt::Tag::kLoadsQSeparately, cute::bool_constant<Config::kPersistent>>;
+    using Locked = Opt<fmha_opt::Tag::kIsMainloopLocked, cute::bool_constant<Config::kMainloopLocked>>;
+    using WarpGroups = Opt<fmha_opt::Tag::kNumMmaWarpGroups, Int<kWarpGroups>>;
+    using StagesKV = Opt<fmha_opt::Tag::kStagesKV, Int<Config::kStagesKV>>;
+
     using Stride = cute::tuple<int, _1, cute::tuple<int, int>>;  // (seq, d, (batch, head))
-    using Persist = std::conditional_t<Config::kPersistent,
-                                       fmha_opt::Option<fmha_opt::Tag::kIsPersistent, cute::true_type>,
-                                       fmha_opt::Option<fmha_opt::Tag::kIsPersistent, cute::false_type>>;
-    using SeparateQ = fmha_opt::Option<fmha_opt::Tag::kLoadsQSeparately, cute::bool_constant<Config::kPersistent>>;
     using Mainloop = cutlass::fmha::collective::FmhaMainloopTmaWarpSpecialized<
         Element, float, float, typename Config::TileShape, Stride, Stride, Stride, BottomRightMask<Causal>, Persist,
-        SeparateQ>;
+        SeparateQ, Locked, WarpGroups, StagesKV>;
     using Epilogue = OutputEpilogue<Element, float, typename Mainloop::TileShapePV>;
     using Scheduler = std::conditional_t<Config::kPersistent, fmha_opt::PersistentTileScheduler, ReversedMTileScheduler>;
-    using Kernel = fmha_opt::FmhaKernelTmaWarpSpecialized<Mainloop, Epilogue, Scheduler, Persist, SeparateQ>;
+    using Kernel =
+        fmha_opt::FmhaKernelTmaWarpSpecialized<Mainloop, Epilogue, Scheduler, Persist, SeparateQ, Locked, WarpGroups, StagesKV>;
 };
 
 template <DType D, int HeadDim, bool Causal, class Config = FmhaDefaultConfig<HeadDim>>
