@@ -22,7 +22,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 from rich.table import Table
 
-from . import kernelprofile, kernelverify, proc, sources
+from . import kernelprofile, kernelverify, matrix, proc, sources
 from .errors import BuildError
 from .kernelprofile import KernelPlan
 from .project import BUILD_DIR, ROOT, load_toml
@@ -373,13 +373,14 @@ def run(
             fix="install the CUDA toolkit (the version in build-matrix.toml's CUDA target)",
         )
     found = nvcc_version(nvcc)
-    cuda_target = next((t for t in data.get("targets", {}).values() if "cuda" in t), {})
-    cuda = cuda or str(cuda_target.get("cuda", found))
+    # Defaults: the CUDA target that `nox -s wheels` would build on this machine.
+    cuda_target = matrix.load().default_target(cuda_available=True)
+    cuda = cuda or str(cuda_target.cuda)
     if cuda != found:
         raise BuildError(
             f"CUDA {cuda} was asked for, but {nvcc} is CUDA {found}",
             fix=f"point CUDACXX at a CUDA {cuda} nvcc, or pass --cuda {found}",
         )
-    profile = profile or str(cuda_target.get("kernel-profile", "ci"))
+    profile = profile or cuda_target.kernel_profile or "ci"
     plan = kernelprofile.plan(group=group, profile=profile, cuda=cuda, data=data)
     return build(plan, nvcc=nvcc, jobs=jobs, offline=offline)
