@@ -64,14 +64,14 @@ Dispatch gemm(const TensorView& a, const TensorView& b, const TensorView& out, v
 
 std::string attention_backend(int device, DType dtype, int64_t headdim, bool causal,
                               int64_t seqlen_q, int64_t seqlen_k, int64_t nheads,
-                              int64_t nheads_kv) {
+                              int64_t nheads_kv, int64_t batch) {
   if (headdim <= 0 || seqlen_q <= 0 || seqlen_k < 0 || nheads <= 0 || nheads_kv <= 0 ||
-      nheads % nheads_kv != 0) {
+      nheads % nheads_kv != 0 || batch <= 0) {
     throw ArgumentError(ErrorKind::kValueError,
-                        "attention_backend: expected headdim, seqlen_q, nheads, nheads_kv > 0, "
-                        "seqlen_k >= 0 and nheads divisible by nheads_kv");
+                        "attention_backend: expected batch, headdim, seqlen_q, nheads, "
+                        "nheads_kv > 0, seqlen_k >= 0 and nheads divisible by nheads_kv");
   }
-  const detail::AttentionShape s{1, seqlen_q, seqlen_k, nheads, nheads_kv, headdim};
+  const detail::AttentionShape s{batch, seqlen_q, seqlen_k, nheads, nheads_kv, headdim};
   return cuda::attention_backend(s, dtype, device, causal);
 }
 

@@ -23,10 +23,22 @@
 namespace infercore::kernels {
 namespace {
 
+#ifdef INFERCORE_HAVE_FA2
+// Whether the profile compiled split-KV kernels for this plain FA2 combination.
+constexpr bool fa2_split(DType dtype, int headdim, bool causal) {
+#define X(T, NAME, HD, C) \
+    if (dtype == DType::NAME && headdim == HD && causal == C) return true;
+    INFERCORE_FA2_FWD_SPLIT_KERNELS(X)
+#undef X
+    return false;
+}
+#endif
+
 const AttentionKernel kAttention[] = {
 #ifdef INFERCORE_HAVE_FA2
-#define X(T, NAME, HD, C) \
-    {"fa2", DType::NAME, HD, C, {INFERCORE_FA2_CC_MIN, INFERCORE_FA2_CC_MAX}, &fa2_supports, &fa2_run},
+#define X(T, NAME, HD, C)                                                                             \
+    {"fa2", DType::NAME, HD, C, {INFERCORE_FA2_CC_MIN, INFERCORE_FA2_CC_MAX}, &fa2_supports, &fa2_run, \
+     fa2_split(DType::NAME, HD, C)},
     INFERCORE_FA2_FWD_KERNELS(X)
 #undef X
 #endif

@@ -82,7 +82,10 @@ ImportedTensor::~ImportedTensor() {
   if (versioned_ != nullptr && versioned_->deleter != nullptr) versioned_->deleter(versioned_);
 }
 
-ImportedTensor import_tensor(py::handle obj, const char* name, uintptr_t stream) {
+namespace {
+
+// The producer's capsule through the DLPack protocol.
+py::object protocol_capsule(py::handle obj, const char* name, uintptr_t stream) {
   if (!py::hasattr(obj, "__dlpack__") || !py::hasattr(obj, "__dlpack_device__")) {
     type_error(std::string(name) +
                ": expected an object supporting DLPack such as a NumPy array or torch tensor, "
@@ -96,15 +99,22 @@ ImportedTensor import_tensor(py::handle obj, const char* name, uintptr_t stream)
   if (device.size() == 2 && device[0].cast<int>() == kDLCUDA) {
     stream_arg = py::int_(stream == 0 ? uintptr_t{1} : stream);
   }
-  py::object capsule;
   try {
     // Versioned capsules carry a read-only flag, which lets e.g. read-only NumPy arrays through.
-    capsule = obj.attr("__dlpack__")(py::arg("stream") = stream_arg,
-                                     py::arg("max_version") = py::make_tuple(1, 0));
+    return obj.attr("__dlpack__")(py::arg("stream") = stream_arg,
+                                  py::arg("max_version") = py::make_tuple(1, 0));
   } catch (py::error_already_set& e) {
     if (!e.matches(PyExc_TypeError)) throw;  // producers predating DLPack 1.0 reject max_version
-    capsule = obj.attr("__dlpack__")(py::arg("stream") = stream_arg);
+    return obj.attr("__dlpack__")(py::arg("stream") = stream_arg);
   }
+}
+
+}  // namespace
+
+ImportedTensor import_tensor(py::handle obj, const char* name, uintptr_t stream,
+                             py::handle exporter) {
+  const py::object capsule =
+      exporter.is_none() ? protocol_capsule(obj, name, stream) : exporter(obj);
 
   ImportedTensor result;
   const DLTensor* t = nullptr;

@@ -26,7 +26,8 @@ class ImportedTensor {
   const TensorView& view() const { return view_; }
 
  private:
-  friend ImportedTensor import_tensor(pybind11::handle obj, const char* name, uintptr_t stream);
+  friend ImportedTensor import_tensor(pybind11::handle obj, const char* name, uintptr_t stream,
+                                      pybind11::handle exporter);
 
   TensorView view_;
   DLManagedTensor* legacy_ = nullptr;
@@ -36,6 +37,11 @@ class ImportedTensor {
 // Imports `obj` (called `name` in error messages) via obj.__dlpack_device__()
 // and obj.__dlpack__(). `stream` is the cudaStream_t the op will run on (0: the
 // legacy default stream); CUDA producers are asked to make their data ready on it.
-ImportedTensor import_tensor(pybind11::handle obj, const char* name, uintptr_t stream);
+// With an `exporter` (not None), the capsule is exporter(obj) instead: the caller
+// has checked that obj's pending work is already ordered before `stream` (e.g. a
+// torch tensor and torch's current stream), so the protocol's stream handshake,
+// which costs ~10 us per tensor in torch's Python __dlpack__, is skipped.
+ImportedTensor import_tensor(pybind11::handle obj, const char* name, uintptr_t stream,
+                             pybind11::handle exporter);
 
 }  // namespace infercore::python

@@ -58,16 +58,16 @@ void warn(const infercore::Dispatch& d) {
 
 py::object attention(py::handle q, py::handle k, py::handle v, bool causal, py::handle scale,
                      py::handle out, py::handle stream, py::handle empty,
-                     const std::string& backend) {
+                     const std::string& backend, py::handle exporter) {
   const uintptr_t s = to_stream(stream);
   const std::optional<float> softmax_scale = to_scale(scale);
-  const ImportedTensor tq = import_tensor(q, "q", s);
-  const ImportedTensor tk = import_tensor(k, "k", s);
-  const ImportedTensor tv = import_tensor(v, "v", s);
+  const ImportedTensor tq = import_tensor(q, "q", s, exporter);
+  const ImportedTensor tk = import_tensor(k, "k", s, exporter);
+  const ImportedTensor tv = import_tensor(v, "v", s, exporter);
   py::object result = output_array(out, empty, q, [&] {
     return infercore::attention_output_shape(tq.view(), tk.view(), tv.view());
   });
-  const ImportedTensor tout = import_tensor(result, "out", s);
+  const ImportedTensor tout = import_tensor(result, "out", s, exporter);
   infercore::Dispatch used;
   {
     py::gil_scoped_release release;
@@ -79,13 +79,13 @@ py::object attention(py::handle q, py::handle k, py::handle v, bool causal, py::
 }
 
 py::object gemm(py::handle a, py::handle b, py::handle out, py::handle stream, py::handle empty,
-                const std::string& backend) {
+                const std::string& backend, py::handle exporter) {
   const uintptr_t s = to_stream(stream);
-  const ImportedTensor ta = import_tensor(a, "a", s);
-  const ImportedTensor tb = import_tensor(b, "b", s);
+  const ImportedTensor ta = import_tensor(a, "a", s, exporter);
+  const ImportedTensor tb = import_tensor(b, "b", s, exporter);
   py::object result = output_array(
       out, empty, a, [&] { return infercore::gemm_output_shape(ta.view(), tb.view()); });
-  const ImportedTensor tout = import_tensor(result, "out", s);
+  const ImportedTensor tout = import_tensor(result, "out", s, exporter);
   infercore::Dispatch used;
   {
     py::gil_scoped_release release;
@@ -106,9 +106,9 @@ infercore::DType parse_dtype(const std::string& name) {
 
 std::string attention_backend(int device, const std::string& dtype, int64_t headdim, bool causal,
                               int64_t seqlen_q, int64_t seqlen_k, int64_t nheads,
-                              int64_t nheads_kv) {
+                              int64_t nheads_kv, int64_t batch) {
   return infercore::attention_backend(device, parse_dtype(dtype), headdim, causal, seqlen_q,
-                                      seqlen_k, nheads, nheads_kv);
+                                      seqlen_k, nheads, nheads_kv, batch);
 }
 
 py::list to_list(const std::vector<std::string>& items) {
@@ -126,6 +126,7 @@ py::list to_dicts(const std::vector<infercore::KernelInfo>& kernels, bool attent
     if (attention) {
       d["headdim"] = k.headdim;
       d["causal"] = k.causal;
+      d["split_kv"] = k.split_kv;
     }
     d["cc_min"] = k.cc_min;
     d["cc_max"] = k.cc_max;
@@ -187,12 +188,12 @@ PYBIND11_MODULE(_core, m) {
 
   m.def("attention", &attention, py::arg("q"), py::arg("k"), py::arg("v"), py::arg("causal"),
         py::arg("scale"), py::arg("out"), py::arg("stream"), py::arg("empty"),
-        py::arg("backend"));
+        py::arg("backend"), py::arg("exporter"));
   m.def("gemm", &gemm, py::arg("a"), py::arg("b"), py::arg("out"), py::arg("stream"),
-        py::arg("empty"), py::arg("backend"));
+        py::arg("empty"), py::arg("backend"), py::arg("exporter"));
   m.def("attention_backend", &attention_backend, py::arg("device"), py::arg("dtype"),
         py::arg("headdim"), py::arg("causal"), py::arg("seqlen_q"), py::arg("seqlen_k"),
-        py::arg("nheads"), py::arg("nheads_kv"));
+        py::arg("nheads"), py::arg("nheads_kv"), py::arg("batch"));
   m.def("build_info", &build_info);
   m.def("cuda_device_count", &infercore::cuda_device_count);
   m.def("cuda_compute_capability", &infercore::cuda_compute_capability,

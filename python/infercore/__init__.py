@@ -48,7 +48,9 @@ def attention(
         backend: which kernel runs a CUDA call. "auto" (default) picks by GPU and by what
             this build compiled (see :func:`attention_backend`): "fmha-sm90" (CUTLASS Hopper
             FMHA) on sm_90, else "fa2" (FlashAttention-2) on sm_80 and newer, else the
-            "reference" kernel with a RuntimeWarning. float32 always runs "reference".
+            "reference" kernel with a RuntimeWarning; on sm_90, shapes whose FMHA grid would
+            leave SMs idle (decode steps, small batches) run "fa2" when its split-KV kernels
+            are compiled. float32 always runs "reference".
             Naming a backend forces it; "reference" is the slow, simple yardstick.
 
     Returns:
@@ -61,9 +63,18 @@ def attention(
             dtype or causal flag this build did not compile for the GPU (the message lists
             what the build contains; build_info()["kernels"] too).
     """
-    with _arrays.cuda_stream(q) as stream:
+    with _arrays.cuda_call(q, k, v, out) as call:
         return _core.attention(
-            q, k, v, bool(causal), scale, out, stream, _arrays.empty, str(backend)
+            q,
+            k,
+            v,
+            bool(causal),
+            scale,
+            out,
+            call.stream,
+            _arrays.empty,
+            str(backend),
+            call.exporter,
         )
 
 
@@ -73,16 +84,20 @@ def attention_backend(
     dtype: str = "bfloat16",
     headdim: int = 128,
     causal: bool = False,
-    seqlen_q: int = 128,
+    seqlen_q: int = 4096,
     seqlen_k: int | None = None,
-    nheads: int = 1,
+    nheads: int = 32,
     nheads_kv: int | None = None,
+    batch: int = 1,
 ) -> str:
     """The backend :func:`attention` picks with backend="auto" on a CUDA device.
 
-    `device` is an index, "cuda:N", or a torch.device. Returns "fmha-sm90", "fa2" or
-    "reference"; raises ValueError for a combination the build has no kernel for (the
-    message lists what it has), RuntimeError without a CUDA device.
+    `device` is an index, "cuda:N", or a torch.device. The shape defaults to a prefill
+    that fills the GPU; pass a decode step's (seqlen_q=1, seqlen_k=cache length, batch)
+    to see its choice: where the Hopper FMHA's grid would leave SMs idle and FA2 has
+    split-KV kernels, "fa2" runs. Returns "fmha-sm90", "fa2" or "reference"; raises
+    ValueError for a combination the build has no kernel for (the message lists what it
+    has), RuntimeError without a CUDA device.
     """
     return _core.attention_backend(
         _arrays.device_index(device),
@@ -93,6 +108,7 @@ def attention_backend(
         int(seqlen_q if seqlen_k is None else seqlen_k),
         int(nheads),
         int(nheads if nheads_kv is None else nheads_kv),
+        int(batch),
     )
 
 
@@ -104,8 +120,8 @@ def gemm(a: ArrayT, b: Any, *, out: ArrayT | None = None, backend: str = "auto")
     ("cutlass-sm90") for bfloat16 on sm_90 when compiled and the shape allows it (K and N
     multiples of 8), else the "reference" kernel. Errors are reported as for :func:`attention`.
     """
-    with _arrays.cuda_stream(a) as stream:
-        return _core.gemm(a, b, out, stream, _arrays.empty, str(backend))
+    with _arrays.cuda_call(a, b, out) as call:
+        return _core.gemm(a, b, out, call.stream, _arrays.empty, str(backend), call.exporter)
 
 
 def build_info() -> dict[str, Any]:

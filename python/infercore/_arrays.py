@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 _KDLCPU = 1
 _KDLCUDAHOST = 3
@@ -41,24 +41,51 @@ def empty(shape: tuple[int, ...], like: Any) -> Any:
     )
 
 
-@contextlib.contextmanager
-def cuda_stream(x: Any) -> Iterator[int | None]:
-    """The caller's current CUDA stream on `x`'s device (None: legacy default or CPU).
+class CudaCall(NamedTuple):
+    """How the core takes a call's arrays: the stream to run on and the DLPack exporter."""
 
-    For torch tensors, `x`'s device is made current meanwhile, because torch only exports
-    (``__dlpack__``) CUDA tensors of the current device.
+    stream: int | None  # cudaStream_t; None: the legacy default stream, or CPU arrays
+    exporter: Callable[[Any], Any] | None  # None: the DLPack protocol (__dlpack__)
+
+
+@contextlib.contextmanager
+def cuda_call(x: Any, *others: Any) -> Iterator[CudaCall]:
+    """The caller's current CUDA stream on `x`'s device, and how to export the arrays.
+
+    When `x` and every other array given (None: absent) are torch CUDA tensors on one device
+    that need no gradient, they are exported by torch.utils.dlpack.to_dlpack: the kernels
+    run on torch's current stream, where the tensors' pending work already is, so the
+    protocol's stream handshake (~10 us per tensor in torch's Python __dlpack__) is
+    skipped. Everything else takes the protocol; for it, a torch tensor's device is made
+    current meanwhile, because torch only exports CUDA tensors of the current device.
     """
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(x, torch.Tensor) and x.is_cuda:
+        stream = torch.cuda.current_stream(x.device).cuda_stream
+        if _torch_fast_path(torch, x, others):
+            yield CudaCall(stream, torch.utils.dlpack.to_dlpack)
+            return
         with torch.cuda.device(x.device):
-            yield torch.cuda.current_stream(x.device).cuda_stream
+            yield CudaCall(stream, None)
         return
     cupy = sys.modules.get("cupy")
     if cupy is not None and isinstance(x, cupy.ndarray):
         with x.device:
-            yield cupy.cuda.get_current_stream().ptr
+            yield CudaCall(cupy.cuda.get_current_stream().ptr, None)
         return
-    yield None
+    yield CudaCall(None, None)
+
+
+def _torch_fast_path(torch: Any, x: Any, others: tuple[Any, ...]) -> bool:
+    # A tensor needing gradients takes the protocol, whose __dlpack__ refuses it with
+    # torch's own message (an inference kernel must not silently cut the graph).
+    if x.requires_grad:
+        return False
+    device = x.device
+    return all(
+        o is None or (isinstance(o, torch.Tensor) and o.device == device and not o.requires_grad)
+        for o in others
+    )
 
 
 def device_index(device: Any) -> int:

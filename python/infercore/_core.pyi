@@ -13,6 +13,7 @@ def attention(
     stream: int | None,
     empty: Callable[[tuple[int, ...], Any], Any],
     backend: str,
+    exporter: Callable[[Any], Any] | None,
 ) -> Any: ...
 def gemm(
     a: Any,
@@ -21,6 +22,7 @@ def gemm(
     stream: int | None,
     empty: Callable[[tuple[int, ...], Any], Any],
     backend: str,
+    exporter: Callable[[Any], Any] | None,
 ) -> Any: ...
 def attention_backend(
     device: int,
@@ -31,6 +33,7 @@ def attention_backend(
     seqlen_k: int,
     nheads: int,
     nheads_kv: int,
+    batch: int,
 ) -> str: ...
 def build_info() -> dict[str, Any]: ...
 def cuda_device_count() -> int: ...

@@ -22,8 +22,10 @@ def raises(message):
 def test_release_profile_has_what_the_engine_ships():
     p = plan(profile="release")
     fa2 = p.units["fa2"]
-    # FA2 forward, head dims 64/128/256 x bf16/fp16 x causal or not: 12 upstream TUs.
-    assert len(fa2) == 12
+    # FA2 forward, head dims 64/128/256 x bf16/fp16 x causal or not: 12 upstream TUs,
+    # and as many split-KV ones (decode, small batches).
+    assert len(fa2) == 24
+    assert "flash_fwd_split_hdim128_bf16_sm80" in fa2
     assert "flash_fwd_hdim256_fp16_causal_sm80" in fa2
     assert "flash_fwd_hdim64_bf16_sm80" in fa2
     assert "gemm_sm90_bf16" in p.units["cutlass-sm90"]
@@ -96,8 +98,19 @@ def test_bad_profile_values_are_named():
         plan(data=data)
     data = copy.deepcopy(DATA)
     data["kernel-profiles"]["ci"]["fa2"]["split"] = [True]
-    with raises("split-KV kernels are not wired into the engine yet"):
+    with raises("split = [True]: split-KV kernels complement the plain ones"):
         plan(data=data)
+
+
+def test_split_kv_adds_upstreams_split_units():
+    data = copy.deepcopy(DATA)
+    data["kernel-profiles"]["ci"]["fa2"]["split"] = [False, True]
+    p = plan(data=data)
+    units = p.units["fa2"]
+    assert len(units) == 2 * len(plan().units["fa2"])
+    assert "flash_fwd_split_hdim128_bf16_causal_sm80" in units
+    assert "flash_fwd_hdim128_bf16_causal_sm80" in units
+    assert p.cmake_defines()["INFERCORE_FA2_SPLIT"] == "OFF;ON"
 
 
 def test_a_profile_without_the_groups_families_says_so():

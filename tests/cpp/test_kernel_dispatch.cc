@@ -34,10 +34,14 @@ const AttentionKernel kSm90[] = {
     {"fa2", DType::bf16, 128, false, {90, 90}, &always, &launch},
     {"fmha-sm90", DType::bf16, 128, false, {90, 90}, &multiple_of_8, &launch},
     {"fmha-sm90", DType::bf16, 128, true, {90, 90}, &multiple_of_8, &launch},
+    // fp16: FA2 with split-KV kernels beside the Hopper FMHA.
+    {"fa2", DType::fp16, 128, false, {90, 90}, &always, &launch, /*split_kv=*/true},
+    {"fmha-sm90", DType::fp16, 128, false, {90, 90}, &always, &launch},
 };
 const GemmKernel kGemmSm90[] = {{"cutlass-sm90", DType::bf16, {90, 90}, &gemm_always, &gemm_launch}};
 const kernels::KernelTable kTableSm80{"sm80", "test", "fa2=80-real", kSm80, 2, nullptr, 0};
-const kernels::KernelTable kTableSm90{"sm90", "test", "fa2=90-real", kSm90, 3, kGemmSm90, 1};
+const kernels::KernelTable kTableSm90{"sm90", "test", "fa2=90-real", kSm90, 5, kGemmSm90, 1};
+constexpr int kH200Sms = 132;
 
 AttentionArgs args(DType dtype, int headdim, bool causal, int seqlen_k = 64) {
   AttentionArgs a;
@@ -78,6 +82,41 @@ TEST(KernelDispatch, AShapeTheBestKernelRefusesFallsToTheNext) {
   const AttentionChoice c = choose_attention(90, true, args(DType::bf16, 128, false, 60), "auto");
   EXPECT_EQ(c.backend, "fa2");
   EXPECT_EQ(c.kernel, &kSm90[0]);
+}
+
+AttentionArgs shape(DType dtype, int batch, int seqlen_q, int seqlen_k, int nheads, int nheads_kv) {
+  AttentionArgs a = args(dtype, 128, false, seqlen_k);
+  a.batch = batch;
+  a.seqlen_q = seqlen_q;
+  a.nheads = nheads;
+  a.nheads_kv = nheads_kv;
+  return a;
+}
+
+TEST(KernelDispatch, FmhaUnderfillsWhenItsGridIsUnderOneCtaPerSm) {
+  // ceil(seqlen_q / 128) * batch * nheads_kv CTAs per launch.
+  EXPECT_TRUE(fmha_underfills(shape(DType::fp16, 1, 1, 8192, 32, 8), kH200Sms));       // 8
+  EXPECT_TRUE(fmha_underfills(shape(DType::fp16, 131, 1, 64, 8, 1), kH200Sms));        // 131
+  EXPECT_FALSE(fmha_underfills(shape(DType::fp16, 132, 1, 64, 8, 1), kH200Sms));       // 132
+  EXPECT_FALSE(fmha_underfills(shape(DType::fp16, 1, 4096, 4096, 32, 32), kH200Sms));  // 1024
+  EXPECT_FALSE(fmha_underfills(shape(DType::fp16, 1, 1, 8192, 32, 8), 0));  // SMs unknown
+}
+
+TEST(KernelDispatch, DecodeOnHopperRunsSplitKvFlashAttention) {
+  const AttentionArgs decode = shape(DType::fp16, 1, 1, 8192, 32, 8);
+  const AttentionChoice c = choose_attention(90, true, decode, "auto", kH200Sms);
+  EXPECT_EQ(c.backend, "fa2");
+  EXPECT_EQ(c.kernel, &kSm90[3]);
+  // A prefill that fills the GPU keeps the Hopper FMHA.
+  const AttentionArgs prefill = shape(DType::fp16, 1, 4096, 4096, 32, 32);
+  EXPECT_EQ(choose_attention(90, true, prefill, "auto", kH200Sms).backend, "fmha-sm90");
+  // Without split-KV kernels (bf16 here), or without the SM count, nothing changes.
+  EXPECT_EQ(choose_attention(90, true, shape(DType::bf16, 1, 1, 8192, 32, 8), "auto", kH200Sms)
+                .backend,
+            "fmha-sm90");
+  EXPECT_EQ(choose_attention(90, true, decode, "auto").backend, "fmha-sm90");
+  // A named backend is never second-guessed.
+  EXPECT_EQ(choose_attention(90, true, decode, "fmha-sm90", kH200Sms).backend, "fmha-sm90");
 }
 
 TEST(KernelDispatch, AnExplicitBackendIsHonoured) {
@@ -138,7 +177,7 @@ TEST(KernelDispatch, Gemm) {
 
 TEST(KernelDispatch, InventoryListsEveryCompiledKernel) {
   const std::vector<std::string> inv = attention_inventory();
-  ASSERT_EQ(inv.size(), 5u);
+  ASSERT_EQ(inv.size(), 7u);
   EXPECT_EQ(inv[0], "fa2 bf16 hdim128 non-causal (sm_80-sm_89)");
   EXPECT_EQ(inv[4], "fmha-sm90 bf16 hdim128 causal (sm_90)");
   EXPECT_EQ(gemm_inventory(), std::vector<std::string>{"cutlass-sm90 bf16 (sm_90)"});

@@ -4,29 +4,41 @@
 # and the pinned sources arrive with the tree).
 #
 #   tests/gpu/run-on-gpu.sh [--profile NAME] [--groups "sm80 sm90"] [--wheel FILE] [--out DIR]
+#                           [--steps build,tests,bench]
 #
 # Without --wheel it builds the kernel libraries of the profile for each arch group
 # (buildsys kernels: timed, memory-sized, verified, with the per-TU report), the core
 # against them, and the binding for this python3, then imports infercore from the tree.
 # With --wheel it installs that wheel instead. Then: the fast-kernel tests against the
 # GPU float32 reference, the reference-kernel and engine tests, and the benchmark.
+# --steps runs a subset (default: all three); a step after an earlier call's build reuses
+# that build (ninja and the kernels' stamps make it a no-op), e.g. to split a long run
+# across calls with a time limit.
 #
 # Environment: INFERCORE_SOURCE_CACHE (pinned source archives, default ~/.cache/infercore),
 # INFERCORE_BUILD_MEMORY_GIB (memory the compiles may use), WHEELHOUSE (wheels of missing
 # Python packages: pip-installed with --no-index into a private target).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-profile=release groups="sm80 sm90" wheel="" out="${OUT:-build/gpu-run}"
+profile=release groups="sm80 sm90" wheel="" out="${OUT:-build/gpu-run}" steps="build,tests,bench"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --profile) profile="$2"; shift 2 ;;
     --groups) groups="$2"; shift 2 ;;
     --wheel) wheel="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --steps) steps="$2"; shift 2 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "run-on-gpu.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
+for step in ${steps//,/ }; do
+  case "$step" in
+    build|tests|bench) ;;
+    *) echo "run-on-gpu.sh: unknown step '$step' in --steps (expected build, tests, bench)" >&2; exit 2 ;;
+  esac
+done
+step() { [[ ",$steps," == *",$1,"* ]]; }
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1
 if [[ -n "${WHEELHOUSE:-}" ]]; then
@@ -39,7 +51,7 @@ nvidia-smi --query-gpu=name,compute_cap,driver_version --format=csv,noheader
 if [[ -n "$wheel" ]]; then
   python3 -m pip install -q --no-index --no-deps --force-reinstall --target /tmp/infercore-wheel "$wheel"
   export PYTHONPATH="/tmp/infercore-wheel:$PYTHONPATH"
-else
+elif step build; then
   start=$(date +%s)
   prefixes=()
   for group in $groups; do
@@ -57,11 +69,21 @@ else
     -Dpybind11_DIR="$(python3 -m pybind11 --cmakedir)" > "$out/cmake.log"
   cmake --build build/gpu-dev --parallel >> "$out/cmake.log"
   cp build/gpu-dev/csrc/python/_core*.so python/infercore/
+fi
+if [[ -z "$wheel" ]]; then
+  if ! ls python/infercore/_core*.so >/dev/null 2>&1; then
+    echo "run-on-gpu.sh: no built core (python/infercore/_core*.so): include the build step" >&2
+    exit 2
+  fi
   export PYTHONPATH="$PWD/python:$PYTHONPATH"
 fi
 
 python3 -c 'import infercore, json; print(json.dumps(infercore.build_info()["kernels"]["libraries"]))'
 export INFERCORE_REQUIRE_CUDA=1
-python3 -m pytest -q -p no:cacheprovider tests/gpu/test_fast_kernels.py --junitxml="$out/fast-kernels.xml"
-python3 -m pytest -q -p no:cacheprovider tests/gpu/test_cuda_ops.py tests/engine --junitxml="$out/engine.xml"
-python3 tests/gpu/bench_kernels.py --json "$out/bench.json"
+if step tests; then
+  python3 -m pytest -q -p no:cacheprovider tests/gpu/test_fast_kernels.py --junitxml="$out/fast-kernels.xml"
+  python3 -m pytest -q -p no:cacheprovider tests/gpu/test_cuda_ops.py tests/engine --junitxml="$out/engine.xml"
+fi
+if step bench; then
+  python3 tests/gpu/bench_kernels.py --json "$out/bench.json"
+fi

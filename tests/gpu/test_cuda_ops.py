@@ -181,6 +181,49 @@ def test_kernels_are_captured_in_a_cuda_graph():
     assert rel_err(o, reference_attention(q, q, q)) < 1e-5
 
 
+class DLPackOnly:
+    """An array of some other library: it only speaks the DLPack protocol."""
+
+    def __init__(self, tensor):
+        self._tensor = tensor
+
+    def __dlpack__(self, **kwargs):
+        return self._tensor.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        return self._tensor.__dlpack_device__()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["float32", "bfloat16"])
+def test_protocol_path_matches_the_torch_fast_path(dtype):
+    # torch tensors skip the protocol's stream handshake (to_dlpack on torch's current
+    # stream); any other producer takes __dlpack__. Same kernel, same inputs: same bits.
+    q = randn((2, 128, 4, 128), dtype, 30)
+    k = randn((2, 160, 2, 128), dtype, 31)
+    v = randn((2, 160, 2, 128), dtype, 32)
+    fast = infercore.attention(q, k, v, causal=True)
+    out = poisoned(q.shape, dtype)
+    got = infercore.attention(DLPackOnly(q), DLPackOnly(k), DLPackOnly(v), causal=True, out=out)
+    torch.cuda.synchronize()
+    assert got is out
+    assert torch.equal(fast, out)
+    a, b = randn((96, 64), dtype, 33), randn((64, 80), dtype, 34)
+    c = poisoned((96, 80), dtype)
+    infercore.gemm(DLPackOnly(a), b, out=c)
+    torch.cuda.synchronize()
+    assert torch.equal(infercore.gemm(a, b), c)
+
+
+def test_tensors_needing_gradients_are_refused():
+    # An inference kernel would silently cut the autograd graph: torch's own export refuses.
+    q = randn((1, 8, 2, 16), torch.float32, 35).requires_grad_()
+    with pytest.raises(RuntimeError, match="gradient"):
+        infercore.attention(q, q.detach(), q.detach())
+    a = randn((8, 8), torch.float32, 36)
+    with pytest.raises(RuntimeError, match="gradient"):
+        infercore.gemm(a, a, out=torch.empty_like(a).requires_grad_())
+
+
 def test_mixed_devices_are_rejected():
     q = randn((1, 8, 2, 16), torch.float32, 12)
     with pytest.raises(TypeError, match=r"^k: expected a tensor on cuda:0 like q, got one on cpu"):

@@ -89,6 +89,73 @@ def test_attention_kernel_matches_reference(kernel, shape):
         assert (out[:, : seqlen_q - seqlen_k] == 0).all()
 
 
+SPLIT_KV = [k for k in ATTENTION if k["split_kv"]]
+# batch, seqlen_q, seqlen_k, nheads, nheads_kv: too few (batch, head, 64-row) blocks to fill
+# the GPU, so FA2 splits the KV sequence (and combines the partial results): a chunk of a
+# long prompt, a ragged one (seqlen_k not a multiple of the KV tile), and decode steps
+# (non-causal kernels: FA2 runs a single query row non-causally), GQA among them.
+SPLIT_SHAPES = [
+    (1, 64, 8192, 4, 4, False),
+    (2, 64, 3001, 8, 2, False),
+    (1, 1, 8192, 32, 8, True),
+    (3, 1, 777, 8, 8, True),
+]
+
+
+def cuda_kernel_names(fn):
+    """Names of the CUDA kernels fn() launched (torch.profiler, through CUPTI)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    return [e.name for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+
+
+@pytest.mark.skipif(not SPLIT_KV, reason="this build has no split-KV kernels for this GPU")
+@pytest.mark.parametrize("kernel", SPLIT_KV, ids=kernel_id)
+@pytest.mark.parametrize("shape", SPLIT_SHAPES, ids=lambda s: "b{}q{}k{}h{}kv{}".format(*s))
+def test_split_kv_matches_reference_and_splits(kernel, shape):
+    batch, seqlen_q, seqlen_k, nheads, nheads_kv, decode = shape
+    dtype, d, causal = DTYPES[kernel["dtype"]], kernel["headdim"], kernel["causal"]
+    if decode and causal:
+        pytest.skip("a single query row runs FA2's non-causal kernel")
+    seed = hash((shape, d, causal, "split")) % 2**31
+    q = randn((batch, seqlen_q, nheads, d), dtype, seed)
+    k = randn((batch, seqlen_k, nheads_kv, d), dtype, seed + 1)
+    v = randn((batch, seqlen_k, nheads_kv, d), dtype, seed + 2)
+    ref = infercore.attention(q.float(), k.float(), v.float(), causal=causal, backend="reference")
+    out = torch.full_like(q, float("nan"))
+    names = cuda_kernel_names(
+        lambda: infercore.attention(q, k, v, causal=causal, out=out, backend="fa2")
+    )
+    assert torch.isfinite(out).all(), "the kernel left NaN (unwritten) output"
+    assert max_rel_err(out, ref) < TOLERANCE[dtype]
+    if not names:
+        pytest.skip("the profiler saw no CUDA kernels here (no CUPTI): the split is unproven")
+    assert any("splitkv_combine" in n for n in names), names
+
+
+@pytest.mark.skipif(CC != 90, reason="the decode rule concerns the Hopper FMHA")
+def test_decode_on_hopper_runs_split_kv_fa2():
+    both = {
+        (k["dtype"], k["headdim"])
+        for k in SPLIT_KV
+        if not k["causal"]
+        and any(
+            f["backend"] == "fmha-sm90" and (f["dtype"], f["headdim"]) == (k["dtype"], k["headdim"])
+            for f in ATTENTION
+        )
+    }
+    if not both:
+        pytest.skip("this build has no combination with both fmha-sm90 and split-KV fa2")
+    dtype, d = sorted(both)[0]
+    decode = {"dtype": dtype, "headdim": d, "seqlen_q": 1, "seqlen_k": 8192, "nheads": 32}
+    assert infercore.attention_backend(0, **decode, nheads_kv=8, batch=1) == "fa2"
+    # 4096 rows x 32 heads: the FMHA's grid fills the GPU.
+    assert infercore.attention_backend(0, dtype=dtype, headdim=d) == "fmha-sm90"
+
+
 @pytest.mark.skipif(not GEMM, reason=f"this build has no fast gemm kernel for sm_{CC}")
 @pytest.mark.parametrize("kernel", GEMM, ids=lambda k: f"{k['backend']}-{k['dtype']}")
 @pytest.mark.parametrize("mkn", [(256, 512, 128), (1000, 520, 4104), (8, 4096, 64), (4096, 8, 16)])
@@ -121,7 +188,7 @@ def expected_auto(dtype, headdim, causal):
 @pytest.mark.parametrize("kernel", ATTENTION, ids=kernel_id)
 def test_auto_dispatch_prefers_the_hopper_fmha(kernel):
     args = {"dtype": kernel["dtype"], "headdim": kernel["headdim"], "causal": kernel["causal"]}
-    chosen = infercore.attention_backend(0, **args, seqlen_q=512, nheads=8)
+    chosen = infercore.attention_backend(0, **args)  # a prefill that fills the GPU
     assert chosen == expected_auto(**args)
 
 

@@ -1,6 +1,7 @@
 #include "cuda/dispatch.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <iterator>
 #include <string>
 
@@ -84,8 +85,14 @@ std::vector<std::string> gemm_inventory() {
   return out;
 }
 
+bool fmha_underfills(const kernels::AttentionArgs& a, int sm_count) {
+  // Per launch: ceil(seqlen_q / 128) x batch x kv heads (GQA positions launch in turn).
+  const int64_t ctas = int64_t{(a.seqlen_q + 127) / 128} * a.batch * a.nheads_kv;
+  return sm_count > 0 && ctas < sm_count;
+}
+
 AttentionChoice choose_attention(int cc, bool half, const kernels::AttentionArgs& a,
-                                 const std::string& requested) {
+                                 const std::string& requested, int sm_count) {
   check_requested(requested, kAttentionBackends, std::size(kAttentionBackends));
   if (requested == "reference") return {nullptr, "reference", ""};
   if (!half) {
@@ -114,8 +121,16 @@ AttentionChoice choose_attention(int cc, bool half, const kernels::AttentionArgs
   std::stable_sort(matching.begin(), matching.end(), [](const auto* x, const auto* y) {
     return attention_rank(x->backend) < attention_rank(y->backend);
   });
+  const auto split_fa2 = std::find_if(matching.begin(), matching.end(), [&](const auto* k) {
+    return k->split_kv && std::string(k->backend) == "fa2" && k->supports(a);
+  });
   for (const AttentionKernel* k : matching) {
-    if (k->supports(a)) return {k, k->backend, ""};
+    if (!k->supports(a)) continue;
+    if (requested == "auto" && std::string(k->backend) == "fmha-sm90" &&
+        split_fa2 != matching.end() && fmha_underfills(a, sm_count)) {
+      return {*split_fa2, (*split_fa2)->backend, ""};
+    }
+    return {k, k->backend, ""};
   }
   const std::string what = std::string(kernels::dtype_name(a.dtype)) + " head dim " +
                            std::to_string(a.headdim) + (a.causal ? " causal" : " non-causal");

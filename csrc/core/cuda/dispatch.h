@@ -4,7 +4,11 @@
 //
 // attention, "auto": fmha-sm90 where it is compiled and runs on the device
 // (sm_90), else fa2 (sm_80 and newer), else -- on a GPU this build has no fast
-// kernels for -- the reference kernel, with a warning. float32 always runs the
+// kernels for -- the reference kernel, with a warning. One exception: when the
+// Hopper FMHA's grid (one CTA per 128 query rows of each batch and kv head)
+// would not fill the GPU's SMs -- decode steps, small batches -- and FA2 has
+// split-KV kernels for the combination, fa2 runs: it splits the KV sequence
+// across the idle SMs. float32 always runs the
 // reference kernel (the fast kernels are half precision). A half-precision
 // request on a GPU the build does have fast kernels for, for a head dim, dtype
 // or causal flag that was not compiled, is an error listing what is there.
@@ -34,10 +38,14 @@ struct GemmChoice {
   std::string backend;
 };
 
-// `half` is false for float32. Throws ArgumentError (a ValueError in Python)
-// for a request this build cannot serve.
+// `half` is false for float32; `sm_count` is the device's SM count (0: unknown,
+// no shape-based choice). Throws ArgumentError (a ValueError in Python) for a
+// request this build cannot serve.
 AttentionChoice choose_attention(int cc, bool half, const kernels::AttentionArgs& args,
-                                 const std::string& requested);
+                                 const std::string& requested, int sm_count = 0);
+
+// Whether the Hopper FMHA's grid for `args` covers fewer CTAs than the GPU has SMs.
+bool fmha_underfills(const kernels::AttentionArgs& args, int sm_count);
 GemmChoice choose_gemm(int cc, bool half, const kernels::GemmArgs& args,
                        const std::string& requested);
 

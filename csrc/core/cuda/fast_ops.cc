@@ -18,6 +18,12 @@ kernels::DType kernel_dtype(DType d) {
 
 bool is_half(DType d) { return d != DType::kFloat32; }
 
+// 0 when unknown: the dispatch then makes no shape-based choice.
+int sm_count(int device) {
+  int n = 0;
+  return cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device) == cudaSuccess ? n : 0;
+}
+
 kernels::AttentionArgs attention_args(const detail::AttentionShape& s, DType dtype, bool causal,
                                       float scale, void* stream) {
   kernels::AttentionArgs a;
@@ -45,7 +51,8 @@ Dispatch attention(const detail::AttentionShape& s, DType dtype, int device, con
   a.k = k;
   a.v = v;
   a.out = out;
-  const AttentionChoice choice = choose_attention(cc, is_half(dtype), a, backend);
+  const AttentionChoice choice =
+      choose_attention(cc, is_half(dtype), a, backend, sm_count(device));
   if (!choice.warning.empty()) log::warn_once(choice.warning);
   if (log::debug_enabled()) {
     log::backend_choice("attention", choice.backend,
@@ -99,7 +106,7 @@ std::string attention_backend(const detail::AttentionShape& s, DType dtype, int 
   // Stand-ins for tensors: kernels' supports() only look at the alignment.
   void* aligned = reinterpret_cast<void*>(uintptr_t{256});
   a.q = a.k = a.v = a.out = aligned;
-  return choose_attention(cc, is_half(dtype), a, "auto").backend;
+  return choose_attention(cc, is_half(dtype), a, "auto", sm_count(device)).backend;
 }
 
 std::vector<KernelInfo> attention_kernels() {
@@ -108,7 +115,7 @@ std::vector<KernelInfo> attention_kernels() {
     for (int i = 0; i < t->n_attention; ++i) {
       const kernels::AttentionKernel& k = t->attention[i];
       out.push_back({k.backend, kernels::dtype_name(k.dtype), k.headdim, k.causal, k.cc.min,
-                     k.cc.max, t->group});
+                     k.cc.max, t->group, k.split_kv});
     }
   }
   return out;

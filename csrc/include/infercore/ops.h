@@ -38,7 +38,7 @@ Dispatch gemm(const TensorView& a, const TensorView& b, const TensorView& out,
 // parameters; throws ArgumentError where attention() would.
 std::string attention_backend(int device, DType dtype, int64_t headdim, bool causal,
                               int64_t seqlen_q, int64_t seqlen_k, int64_t nheads,
-                              int64_t nheads_kv);
+                              int64_t nheads_kv, int64_t batch = 1);
 
 // What the linked kernel libraries contain: one entry per compiled kernel, and
 // the libraries themselves ("sm90: profile ci, fa2=90-real cutlass-sm90=90a-real").
@@ -50,6 +50,7 @@ struct KernelInfo {
   int cc_min = 0;       // compute capabilities it runs on (major*10+minor)
   int cc_max = 0;
   std::string library;  // arch group, e.g. "sm90"
+  bool split_kv = false;  // attention: splits the KV sequence when the GPU would idle (fa2)
 };
 std::vector<KernelInfo> attention_kernels();
 std::vector<KernelInfo> gemm_kernels();

@@ -1,9 +1,11 @@
 // infercore entry point for the FlashAttention-2 forward kernels (torch-free).
 //
-// Fills FLASH_NAMESPACE::Flash_fwd_params exactly as upstream mha_fwd +
-// set_params_fprop (FA2 2.8.3 csrc/flash_attn/flash_api.cpp) do for the
-// non-varlen / no-dropout / no-alibi / no-paged-KV / non-split case, then
-// dispatches (dtype, head-dim bucket, causal) to run_mha_fwd_<> for the
+// Fills FLASH_NAMESPACE::Flash_fwd_params as upstream mha_fwd +
+// set_params_fprop + set_params_splitkv (FA2 2.8.3 csrc/flash_attn/flash_api.cpp)
+// do for the non-varlen / no-dropout / no-alibi / no-paged-KV case, then
+// dispatches (dtype, head-dim bucket, causal) to run_mha_fwd_<> or, when the
+// profile compiled split-KV kernels and too few blocks would fill the GPU,
+// to run_mha_fwd_splitkv_dispatch<> (split kernel + combine kernel), for the
 // combinations listed in the CMake-generated <infercore_fa2_kernels.h>.
 //
 // Must be compiled with the usage requirements of the target created by
@@ -16,8 +18,10 @@
 
 #include <cutlass/numeric_types.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -53,6 +57,14 @@ std::string combo_name(Fa2Dtype dtype, int bucket, bool causal) {
 template <typename T>
 constexpr bool is_bf16_v = std::is_same_v<T, cutlass::bfloat16_t>;
 
+[[noreturn]] void invalid(const std::string& msg) { throw std::invalid_argument("fa2_forward: " + msg); }
+
+void check_cuda(cudaError_t err, const char* what) {
+    if (err != cudaSuccess) {
+        throw std::runtime_error(std::string("fa2_forward: ") + what + ": " + cudaGetErrorString(err));
+    }
+}
+
 bool compiled(bool is_bf16, int bucket, bool causal) {
 #define INFERCORE_FA2_X(T, NAME, HD, C) \
     if (is_bf16 == is_bf16_v<T> && bucket == HD && causal == C) return true;
@@ -61,13 +73,52 @@ bool compiled(bool is_bf16, int bucket, bool causal) {
     return false;
 }
 
-[[noreturn]] void invalid(const std::string& msg) { throw std::invalid_argument("fa2_forward: " + msg); }
-
-void check_cuda(cudaError_t err, const char* what) {
-    if (err != cudaSuccess) {
-        throw std::runtime_error(std::string("fa2_forward: ") + what + ": " + cudaGetErrorString(err));
-    }
+bool split_compiled(bool is_bf16, int bucket, bool causal) {
+#define INFERCORE_FA2_X(T, NAME, HD, C) \
+    if (is_bf16 == is_bf16_v<T> && bucket == HD && causal == C) return true;
+    INFERCORE_FA2_FWD_SPLIT_KERNELS(INFERCORE_FA2_X)
+#undef INFERCORE_FA2_X
+    (void)is_bf16, (void)bucket, (void)causal;
+    return false;
 }
+
+// Into how many KV chunks the split-KV kernel cuts each (batch, head, q-block)
+// item (upstream num_splits_heuristic). Splitting pays only when the items
+// alone leave SMs idle (under 80% of one wave). Each candidate count is scored
+// by how full its last wave is; counts that do not change the chunk length
+// (ceil(n_blocks / s) as for s - 1) are skipped, and the smallest count within
+// 85% of the best score wins: fewer chunks, less combine work.
+int split_count(int items, int ctas_per_wave, int n_blocks, int most = 128) {
+    if (items >= 0.8f * ctas_per_wave) return 1;
+    most = std::min({most, ctas_per_wave, n_blocks});
+    auto chunk = [&](int s) { return (n_blocks + s - 1) / s; };
+    auto distinct = [&](int s) { return s == 1 || chunk(s) != chunk(s - 1); };
+    auto fill = [&](int s) {
+        const float waves = float(items) * s / ctas_per_wave;
+        return waves / std::ceil(waves);
+    };
+    float best = 0.f;
+    for (int s = 1; s <= most; ++s) {
+        if (distinct(s)) best = std::max(best, fill(s));
+    }
+    for (int s = 1; s <= most; ++s) {
+        if (distinct(s) && fill(s) >= 0.85f * best) return s;
+    }
+    return 1;
+}
+
+// Stream-ordered scratch: freed on `stream` after the work enqueued before the
+// guard goes out of scope, also when a launch throws.
+struct StreamScratch {
+    void* ptr = nullptr;
+    cudaStream_t stream = nullptr;
+    StreamScratch(size_t bytes, cudaStream_t s) : stream(s) {
+        check_cuda(cudaMallocAsync(&ptr, bytes, s), "cudaMallocAsync(split-KV accumulators)");
+    }
+    StreamScratch(const StreamScratch&) = delete;
+    StreamScratch& operator=(const StreamScratch&) = delete;
+    ~StreamScratch() { (void)cudaFreeAsync(ptr, stream); }
+};
 
 // seqlen_k == 0: upstream zeroes `out` and fills softmax_lse with +inf.
 template <typename T>
@@ -88,7 +139,12 @@ __global__ void empty_kv_fill(T* out, float* lse, int b, int s, int h, int d, in
 
 bool fa2_forward_supported(Fa2Dtype dtype, int headdim, bool causal) {
     if (headdim <= 0 || headdim > 256) return false;
-    return compiled(dtype == Fa2Dtype::bf16, headdim_bucket(headdim), causal);
+    const bool bf16 = dtype == Fa2Dtype::bf16;
+    return compiled(bf16, headdim_bucket(headdim), causal) || split_compiled(bf16, headdim_bucket(headdim), causal);
+}
+
+bool fa2_forward_split_supported(Fa2Dtype dtype, int headdim, bool causal) {
+    return headdim > 0 && headdim <= 256 && split_compiled(dtype == Fa2Dtype::bf16, headdim_bucket(headdim), causal);
 }
 
 std::string fa2_forward_compiled_kernels() {
@@ -96,6 +152,11 @@ std::string fa2_forward_compiled_kernels() {
 #define INFERCORE_FA2_X(T, NAME, HD, C) \
     s += (s.empty() ? "" : ", ") + combo_name(is_bf16_v<T> ? Fa2Dtype::bf16 : Fa2Dtype::fp16, HD, C);
     INFERCORE_FA2_FWD_KERNELS(INFERCORE_FA2_X)
+#undef INFERCORE_FA2_X
+#define INFERCORE_FA2_X(T, NAME, HD, C)                                                                   \
+    s += (s.empty() ? "" : ", ") + combo_name(is_bf16_v<T> ? Fa2Dtype::bf16 : Fa2Dtype::fp16, HD, C) + \
+         "/split-kv";
+    INFERCORE_FA2_FWD_SPLIT_KERNELS(INFERCORE_FA2_X)
 #undef INFERCORE_FA2_X
     return s.empty() ? std::string("(none)") : s;
 }
@@ -262,19 +323,51 @@ void fa2_forward(const Fa2Args& a, cudaStream_t stream) {
     params.unpadded_lse = false;
     params.seqlenq_ngroups_swapped = false;
 
-    // ---- set_params_splitkv: non-split path only (num_splits <= 1 -> run_mha_fwd_).
+    // ---- set_params_splitkv: split the KV sequence when the plain grid would
+    // leave SMs idle (decode, small batches) and this combination has split kernels.
+    const int bucket = headdim_bucket(params.d);
+    const bool causal_kernel = params.is_causal;
+    const bool plain = compiled(params.is_bf16, bucket, causal_kernel);
+    const bool split = split_compiled(params.is_bf16, bucket, causal_kernel);
     params.num_splits = 1;
     params.softmax_lseaccum_ptr = nullptr;
     params.oaccum_ptr = nullptr;
+    std::optional<StreamScratch> accumulators;
+    if (split) {
+        int dev = 0, sms = 0;
+        check_cuda(cudaGetDevice(&dev), "cudaGetDevice");
+        check_cuda(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "cudaDeviceGetAttribute");
+        // run_mha_fwd_splitkv_dispatch's tiles: 64 query rows, kBlockN keys by head dim.
+        const int block_n = bucket <= 64 ? 256 : (bucket <= 128 ? 128 : 64);
+        const int m_blocks = (seqlen_q + 63) / 64;
+        const int n_blocks = (seqlen_k + block_n - 1) / block_n;
+        // Two 128-thread CTAs per SM: upstream sizes a wave as 2 * SMs.
+        params.num_splits = split_count(a.batch * num_heads * m_blocks, 2 * sms, n_blocks);
+        if (params.num_splits > 1) {
+            // Per split: the partial LSE (b, h, sq) and output (b, h, sq, d_rounded), fp32.
+            const size_t rows = size_t(params.num_splits) * a.batch * num_heads * seqlen_q;
+            accumulators.emplace(sizeof(float) * rows * (1 + head_size_rounded), stream);
+            params.softmax_lseaccum_ptr = accumulators->ptr;
+            params.oaccum_ptr = static_cast<float*>(accumulators->ptr) + rows;
+        }
+    }
     // ---- no dropout: philox_args stays value-initialised, rng_state unused (written only if Is_dropout).
     params.rng_state = nullptr;
     // ---- set_params_alibi: none.
     params.alibi_slopes_ptr = nullptr;
     params.alibi_slopes_batch_stride = 0;
 
-    // ---- run_mha_fwd: FP16_SWITCH x HEADDIM_SWITCH x BOOL_SWITCH(is_causal), compiled subset only.
-    const int bucket = headdim_bucket(params.d);
-    const bool causal_kernel = params.is_causal;
+    // ---- run_mha_fwd: FP16_SWITCH x HEADDIM_SWITCH x BOOL_SWITCH(is_causal), compiled subset only;
+    // the split-KV kernels run when they split, or when they are all this combination has.
+    if (split && (params.num_splits > 1 || !plain)) {
+#define INFERCORE_FA2_X(T, NAME, HD, C)                                          \
+    if (params.is_bf16 == is_bf16_v<T> && bucket == HD && causal_kernel == C) {  \
+        FLASH_NAMESPACE::run_mha_fwd_splitkv_dispatch<T, HD, C>(params, stream); \
+        return;                                                                  \
+    }
+        INFERCORE_FA2_FWD_SPLIT_KERNELS(INFERCORE_FA2_X)
+#undef INFERCORE_FA2_X
+    }
 #define INFERCORE_FA2_X(T, NAME, HD, C)                                          \
     if (params.is_bf16 == is_bf16_v<T> && bucket == HD && causal_kernel == C) {  \
         FLASH_NAMESPACE::run_mha_fwd_<T, HD, C>(params, stream);                 \

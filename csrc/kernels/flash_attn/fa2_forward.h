@@ -2,7 +2,9 @@
 // built without PyTorch (see cmake/flash-attention.cmake and shim/).
 //
 // Covers upstream mha_fwd (csrc/flash_attn/flash_api.cpp) for the
-// non-varlen, no-dropout, no-alibi, no-paged-KV, no-KV-append, non-split case.
+// non-varlen, no-dropout, no-alibi, no-paged-KV, no-KV-append case, split-KV
+// included where the profile compiled it (num_splits by upstream's heuristic;
+// the fp32 accumulators are stream-ordered scratch, cudaMallocAsync).
 // Only the (dtype, head-dim bucket, causal) combinations compiled into the
 // build can run; others throw std::invalid_argument naming what was compiled.
 #pragma once
@@ -69,7 +71,12 @@ void fa2_forward(const Fa2Args& args, cudaStream_t stream);
 // need the non-causal variant.
 bool fa2_forward_supported(Fa2Dtype dtype, int headdim, bool causal);
 
-// Human-readable list of the compiled forward kernels, e.g. "bf16/hdim128/noncausal".
+// Whether that combination also has split-KV kernels, which fa2_forward uses
+// when the plain grid would leave SMs idle (decode steps, small batches).
+bool fa2_forward_split_supported(Fa2Dtype dtype, int headdim, bool causal);
+
+// Human-readable list of the compiled forward kernels, e.g. "bf16/hdim128/noncausal",
+// "bf16/hdim128/noncausal/split-kv".
 std::string fa2_forward_compiled_kernels();
 
 #ifdef INFERCORE_KERNEL_GROUP

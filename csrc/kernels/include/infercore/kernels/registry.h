@@ -25,6 +25,7 @@ struct AttentionKernel {
     CcRange cc;
     AttentionSupports supports;
     AttentionRun run;
+    bool split_kv = false;  // also splits the KV sequence when the GPU would idle (fa2)
 };
 
 struct GemmKernel {
