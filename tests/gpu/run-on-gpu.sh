@@ -68,13 +68,14 @@ elif step build; then
     -DINFERCORE_KERNEL_PREFIXES="$prefix_list" -DPython_EXECUTABLE="$(command -v python3)" \
     -Dpybind11_DIR="$(python3 -m pybind11 --cmakedir)" > "$out/cmake.log"
   cmake --build build/gpu-dev --parallel >> "$out/cmake.log"
-  cp build/gpu-dev/csrc/python/_core*.so python/infercore/
 fi
 if [[ -z "$wheel" ]]; then
-  if ! ls python/infercore/_core*.so >/dev/null 2>&1; then
-    echo "run-on-gpu.sh: no built core (python/infercore/_core*.so): include the build step" >&2
+  # The binding lives in the (ignored, kept) build tree; the package dir gets a copy each time.
+  if ! ls build/gpu-dev/csrc/python/_core*.so >/dev/null 2>&1; then
+    echo "run-on-gpu.sh: no built core under build/gpu-dev: include the build step" >&2
     exit 2
   fi
+  cp build/gpu-dev/csrc/python/_core*.so python/infercore/
   export PYTHONPATH="$PWD/python:$PYTHONPATH"
 fi
 

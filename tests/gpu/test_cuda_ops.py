@@ -217,10 +217,10 @@ def test_protocol_path_matches_the_torch_fast_path(dtype):
 def test_tensors_needing_gradients_are_refused():
     # An inference kernel would silently cut the autograd graph: torch's own export refuses.
     q = randn((1, 8, 2, 16), torch.float32, 35).requires_grad_()
-    with pytest.raises(RuntimeError, match="gradient"):
+    with pytest.raises((RuntimeError, BufferError), match="gradient"):  # BufferError: torch >= 2.9
         infercore.attention(q, q.detach(), q.detach())
     a = randn((8, 8), torch.float32, 36)
-    with pytest.raises(RuntimeError, match="gradient"):
+    with pytest.raises((RuntimeError, BufferError), match="gradient"):  # BufferError: torch >= 2.9
         infercore.gemm(a, a, out=torch.empty_like(a).requires_grad_())
 
 

@@ -95,10 +95,16 @@ SPLIT_KV = [k for k in ATTENTION if k["split_kv"]]
 # long prompt, a ragged one (seqlen_k not a multiple of the KV tile), and decode steps
 # (non-causal kernels: FA2 runs a single query row non-causally), GQA among them.
 SPLIT_SHAPES = [
-    (1, 64, 8192, 4, 4, False),
-    (2, 64, 3001, 8, 2, False),
-    (1, 1, 8192, 32, 8, True),
-    (3, 1, 777, 8, 8, True),
+    (1, 64, 8192, 4, 4),
+    (2, 64, 3001, 8, 2),
+    (1, 1, 8192, 32, 8),
+    (3, 1, 777, 8, 8),
+]
+SPLIT_CASES = [
+    pytest.param(k, s, id=f"{kernel_id(k)}-b{s[0]}q{s[1]}k{s[2]}h{s[3]}kv{s[4]}")
+    for k in SPLIT_KV
+    for s in SPLIT_SHAPES
+    if s[1] > 1 or not k["causal"]
 ]
 
 
@@ -113,13 +119,10 @@ def cuda_kernel_names(fn):
 
 
 @pytest.mark.skipif(not SPLIT_KV, reason="this build has no split-KV kernels for this GPU")
-@pytest.mark.parametrize("kernel", SPLIT_KV, ids=kernel_id)
-@pytest.mark.parametrize("shape", SPLIT_SHAPES, ids=lambda s: "b{}q{}k{}h{}kv{}".format(*s))
+@pytest.mark.parametrize(("kernel", "shape"), SPLIT_CASES)
 def test_split_kv_matches_reference_and_splits(kernel, shape):
-    batch, seqlen_q, seqlen_k, nheads, nheads_kv, decode = shape
+    batch, seqlen_q, seqlen_k, nheads, nheads_kv = shape
     dtype, d, causal = DTYPES[kernel["dtype"]], kernel["headdim"], kernel["causal"]
-    if decode and causal:
-        pytest.skip("a single query row runs FA2's non-causal kernel")
     seed = hash((shape, d, causal, "split")) % 2**31
     q = randn((batch, seqlen_q, nheads, d), dtype, seed)
     k = randn((batch, seqlen_k, nheads_kv, d), dtype, seed + 1)

@@ -159,8 +159,8 @@ struct FmhaConfig {
 // The example's fp16/bf16 configurations (run_fwd_64/128/256 in 88_hopper_fmha.cu),
 // cooperative, one CTA per tile. Measured on an H200 at d128 (probe/NOTES.md):
 // persistent -14%, 128x176 tiles -35%, 192x128 (3 consumer warpgroups) -6%;
-// MainloopLocked +2..4% in steady state but -15% in one per-call run: not adopted
-// until an A/B settles it (probe variants fmha_*_locked_*).
+// MainloopLocked: +0..3% in steady state, 9-15% slower at full clocks in bf16
+// (A/B of the probe variants fmha_*_locked_*, NOTES.md run 4): not adopted.
 template <int HeadDim>
 struct FmhaDefaultConfig;
 template <>
