@@ -268,7 +268,8 @@ def report(
         f"{len(records)} TU(s) compiled ({hits} ccache hits), "
         f"{summary['compile_cpu_s']} s compile time, peak TU {summary['peak_tu_mib']:.0f} MiB, "
         f"{seconds:.1f} s wall; library {summary['library_mib']} MiB, verified "
-        f"(SASS per arch{', wgmma' if v.wgmma else ''}, symbols)",
+        f"(SASS per arch{', PTX' if build.plan.arch_plan.ptx else ''}"
+        f"{', wgmma' if v.wgmma else ''}, symbols)",
         style="green",
     )
     out = build.prefix / "share" / "infercore" / f"{build.plan.library}.json"
