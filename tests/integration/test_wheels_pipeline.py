@@ -30,8 +30,8 @@ def test_interrupted_run_publishes_nothing_then_a_full_run_publishes_a_tested_wh
         if "repaired:" in line:
             proc.send_signal(signal.SIGINT)
             break
-    code, _ = _finish(proc)
-    assert code != 0
+    code, out = _finish(proc)
+    assert code != 0, out
     assert not list(dist.glob("*.whl")), "an untested wheel reached dist/"
 
     proc = run_buildsys("wheels", *CPU, *RETEST, "--dist", str(dist), build_dir=tmp_path / "build")
