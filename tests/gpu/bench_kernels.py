@@ -46,39 +46,31 @@ GRAPH_CALLS = 20
 Fn = Callable[[], object]
 
 
-def batch_ms(fn: Fn) -> float:
-    """Median milliseconds per call over REPS batches of BATCH back-to-back calls."""
+def event_ms(run: Fn, calls: int) -> float:
+    """Median over REPS of the milliseconds per call of run(), which makes `calls` calls."""
     times = []
     for _ in range(REPS):
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
-        for _ in range(BATCH):
-            fn()
+        run()
         end.record()
         end.synchronize()
-        times.append(start.elapsed_time(end) / BATCH)
+        times.append(start.elapsed_time(end) / calls)
     return statistics.median(times)
 
 
-def graph_ms(fn: Fn) -> Fn:
+def batch_ms(fn: Fn) -> float:
+    """Milliseconds per call of BATCH back-to-back calls."""
+    return event_ms(lambda: [fn() for _ in range(BATCH)], BATCH)
+
+
+def graph_ms(fn: Fn) -> Callable[[], float]:
     """A timer for fn: GRAPH_CALLS calls captured once, then ms per call of a replay."""
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         for _ in range(GRAPH_CALLS):
             fn()
-
-    def timer() -> float:
-        times = []
-        for _ in range(REPS):
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            graph.replay()
-            end.record()
-            end.synchronize()
-            times.append(start.elapsed_time(end) / GRAPH_CALLS)
-        return statistics.median(times)
-
-    return timer
+    return lambda: event_ms(graph.replay, GRAPH_CALLS)
 
 
 def interleaved(fns: dict[str, Fn], rounds: int, graphs: bool = False) -> dict[str, list[float]]:
