@@ -121,14 +121,14 @@ AttentionChoice choose_attention(int cc, bool half, const kernels::AttentionArgs
   std::stable_sort(matching.begin(), matching.end(), [](const auto* x, const auto* y) {
     return attention_rank(x->backend) < attention_rank(y->backend);
   });
-  const auto split_fa2 = std::find_if(matching.begin(), matching.end(), [&](const auto* k) {
-    return k->split_kv && std::string(k->backend) == "fa2" && k->supports(a);
-  });
   for (const AttentionKernel* k : matching) {
     if (!k->supports(a)) continue;
     if (requested == "auto" && std::string(k->backend) == "fmha-sm90" &&
-        split_fa2 != matching.end() && fmha_underfills(a, sm_count)) {
-      return {*split_fa2, (*split_fa2)->backend, ""};
+        fmha_underfills(a, sm_count)) {
+      const auto split_fa2 = std::find_if(matching.begin(), matching.end(), [&](const auto* f) {
+        return f->split_kv && std::string(f->backend) == "fa2" && f->supports(a);
+      });
+      if (split_fa2 != matching.end()) return {*split_fa2, (*split_fa2)->backend, ""};
     }
     return {k, k->backend, ""};
   }

@@ -140,11 +140,8 @@ __global__ void empty_kv_fill(T* out, float* lse, int b, int s, int h, int d, in
 bool fa2_forward_supported(Fa2Dtype dtype, int headdim, bool causal) {
     if (headdim <= 0 || headdim > 256) return false;
     const bool bf16 = dtype == Fa2Dtype::bf16;
-    return compiled(bf16, headdim_bucket(headdim), causal) || split_compiled(bf16, headdim_bucket(headdim), causal);
-}
-
-bool fa2_forward_split_supported(Fa2Dtype dtype, int headdim, bool causal) {
-    return headdim > 0 && headdim <= 256 && split_compiled(dtype == Fa2Dtype::bf16, headdim_bucket(headdim), causal);
+    const int bucket = headdim_bucket(headdim);
+    return compiled(bf16, bucket, causal) || split_compiled(bf16, bucket, causal);
 }
 
 std::string fa2_forward_compiled_kernels() {
@@ -192,9 +189,10 @@ void fa2_forward(const Fa2Args& a, cudaStream_t stream) {
         if (s % 8 != 0) invalid("strides must be multiples of 8 elements (16-byte vector loads)");
     }
 
+    int dev = 0;  // also sizes the split-KV grid below
+    check_cuda(cudaGetDevice(&dev), "cudaGetDevice");
     {  // upstream: is_sm8x_min
-        int dev = 0, major = 0;
-        check_cuda(cudaGetDevice(&dev), "cudaGetDevice");
+        int major = 0;
         check_cuda(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev), "cudaDeviceGetAttribute");
         if (major < 8) invalid("FlashAttention only supports Ampere GPUs or newer.");
     }
@@ -334,8 +332,7 @@ void fa2_forward(const Fa2Args& a, cudaStream_t stream) {
     params.oaccum_ptr = nullptr;
     std::optional<StreamScratch> accumulators;
     if (split) {
-        int dev = 0, sms = 0;
-        check_cuda(cudaGetDevice(&dev), "cudaGetDevice");
+        int sms = 0;
         check_cuda(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "cudaDeviceGetAttribute");
         // run_mha_fwd_splitkv_dispatch's tiles: 64 query rows, kBlockN keys by head dim.
         const int block_n = bucket <= 64 ? 256 : (bucket <= 128 ? 128 : 64);

@@ -71,10 +71,6 @@ void fa2_forward(const Fa2Args& args, cudaStream_t stream);
 // need the non-causal variant.
 bool fa2_forward_supported(Fa2Dtype dtype, int headdim, bool causal);
 
-// Whether that combination also has split-KV kernels, which fa2_forward uses
-// when the plain grid would leave SMs idle (decode steps, small batches).
-bool fa2_forward_split_supported(Fa2Dtype dtype, int headdim, bool causal);
-
 // Human-readable list of the compiled forward kernels, e.g. "bf16/hdim128/noncausal",
 // "bf16/hdim128/noncausal/split-kv".
 std::string fa2_forward_compiled_kernels();
