@@ -1,15 +1,25 @@
+# /// script
+# dependencies = ["nox==2026.10.20", "pydantic==2.14.4"]
+# ///
 """infercore's build, one nox session per step (`nox -l` lists them, `nox -s NAME`).
 
 Sessions stay a few lines each: the logic lives in scripts/buildsys, which is
 importable and unit-tested. Pinned tool versions live in pyproject.toml's
-[dependency-groups]; what gets built lives in build-matrix.toml.
+[dependency-groups]; what gets built lives in build-matrix.toml, read here through
+the same typed models (buildsys.config) as everywhere else. The script block above
+makes nox run this file with pydantic at hand (`nox` creates that environment once).
 """
 
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import nox
+
+sys.path.insert(0, str(Path(__file__).parent / "scripts"))
+from buildsys import config
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -23,34 +33,44 @@ TEST = nox.project.dependency_groups(PYPROJECT, "test")
 LINT = nox.project.dependency_groups(PYPROJECT, "lint")
 KERNEL_TOOLS = nox.project.dependency_groups(PYPROJECT, "kernels")
 CONAN = nox.project.dependency_groups(PYPROJECT, "conan")
-# One kernels-<group> session per arch group in build-matrix.toml (kernels-sm90 ...).
-KERNEL_ARCHS = nox.project.load_toml("build-matrix.toml")["kernel-archs"]
+MATRIX = config.load(Path(__file__).parent).matrix
 BUILDSYS_ENV = {"PYTHONPATH": "scripts"}
 
 
 def _buildsys(session: nox.Session, *args: str) -> None:
-    session.run("python", "-m", "buildsys", *args, env=BUILDSYS_ENV)
+    # buildsys forwards Ctrl-C to its children and waits for them: give it the time to
+    # (nox's default sends SIGTERM 0.3 s after SIGINT, then SIGKILL).
+    session.run(
+        "python",
+        "-m",
+        "buildsys",
+        *args,
+        env=BUILDSYS_ENV,
+        interrupt_timeout=30,
+        terminate_timeout=10,
+    )
+
+
+def _install_wheel(session: nox.Session, wheel_dir: str) -> None:
+    # --force-reinstall: the same version rebuilt (pip and uv both spell it so).
+    session.install("--no-deps", "--force-reinstall", "--find-links", wheel_dir, "infercore")
 
 
 @nox.session
 def wheels(session: nox.Session) -> None:
-    """Build, repair and test wheels for CPython 3.10-3.12 into dist/ (host fallback)."""
+    """Wheels for CPython 3.10-3.12 into dist/: core once, then per Python build, repair,
+    check, test in a fresh venv, publish (`-- --python 3.11`, `--target cpu-x86_64`,
+    `--profile release`, `--jobs N`, `--dist DIR`, `--retest`)."""
     session.install(*BUILDSYS, *KERNEL_TOOLS, *CONAN)
     _buildsys(session, "wheels", *session.posargs)
 
 
 @nox.session
-def tests(session: nox.Session) -> None:
-    """Run the pytest suites: buildsys unit, engine (on a built wheel), pipeline integration."""
-    session.install(*BUILDSYS, *KERNEL_TOOLS, *TEST)
-    # Optional: a PyTorch requirement or wheel path, for the torch-in/torch-out engine tests.
-    if torch := os.environ.get("INFERCORE_TEST_TORCH"):
-        session.install(torch)
-    wheel_dir = session.create_tmp()
-    _buildsys(session, "wheel", "--out", wheel_dir)
-    session.install("--no-deps", "--reinstall", "--find-links", wheel_dir, "infercore")
-    suites = session.posargs or ["tests/buildsys", "tests/engine", "tests/integration"]
-    session.run("pytest", *suites, env=BUILDSYS_ENV)
+def plan(session: nox.Session) -> None:
+    """Validate the configuration and print what a build would do, compiling nothing
+    (`-- --target NAME`, `--profile NAME`, `--json`)."""
+    session.install(*BUILDSYS)
+    _buildsys(session, "plan", *session.posargs)
 
 
 def _kernels_session(group: str, description: str) -> None:
@@ -60,17 +80,35 @@ def _kernels_session(group: str, description: str) -> None:
         _buildsys(session, "kernels", group, *session.posargs)
 
     kernels.__doc__ = (
-        f"Kernel library for {group}, built and verified ({description}); --profile, --cuda."
+        f"The {group} fast-kernel library ({description}), built in a memory-sized pool and "
+        "verified, with a per-TU report (`-- --profile release`, `--cuda 13.0`, `--jobs N`, "
+        "`--offline`)."
     )
 
 
-for _group, _table in KERNEL_ARCHS.items():
-    _kernels_session(_group, _table.get("description", ""))
+for _name, _group in MATRIX.kernel_archs.items():
+    _kernels_session(_name, _group.description)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The pytest suites: buildsys unit tests, the engine tests against a freshly built
+    wheel, and integration tests of the real pipeline (interrupts publish nothing, clean
+    builds are byte-identical)."""
+    session.install(*BUILDSYS, *KERNEL_TOOLS, *TEST)
+    # Optional: a PyTorch requirement or wheel path, for the torch-in/torch-out engine tests.
+    if torch := os.environ.get("INFERCORE_TEST_TORCH"):
+        session.install(torch)
+    wheel_dir = session.create_tmp()
+    _buildsys(session, "wheel", "--out", wheel_dir)
+    _install_wheel(session, wheel_dir)
+    suites = session.posargs or ["tests/buildsys", "tests/engine", "tests/integration"]
+    session.run("pytest", *suites, env=BUILDSYS_ENV, interrupt_timeout=30)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Check style and common bugs with ruff (lint and format)."""
+    """Style and common bugs: ruff lint and format check."""
     session.install(*LINT)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
@@ -78,8 +116,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Measure wheel and kernel build times, CPU op throughput (figures for docs/BENCHMARKS.md)."""
-    session.install(*BUILDSYS, *KERNEL_TOOLS, *TEST, "nox==2026.10.20")
+    """Build-time figures (wheels, kernels with the schedule's efficiency) and CPU-op
+    throughput, for docs/BENCHMARKS.md (`-- wheels kernels cpu-ops`)."""
+    session.install(*BUILDSYS, *KERNEL_TOOLS, *TEST)
     what = session.posargs or ["wheels", "kernels", "cpu-ops"]
     if "wheels" in what:
         _buildsys(session, "bench", "wheels")
@@ -88,43 +127,45 @@ def bench(session: nox.Session) -> None:
     if "cpu-ops" in what:
         wheel_dir = session.create_tmp()
         _buildsys(session, "wheel", "--out", wheel_dir)
-        session.install("--no-deps", "--reinstall", "--find-links", wheel_dir, "infercore")
+        _install_wheel(session, wheel_dir)
         _buildsys(session, "bench", "cpu-ops")
 
 
 @nox.session
 def sources(session: nox.Session) -> None:
-    """Fetch and verify pinned sources into the cache (--offline, --mirror, --fill-mirror)."""
+    """Fetch the pinned inputs of sources.lock.toml into the sha256-addressed cache and
+    verify them (`-- --offline`, `--mirror DIR`, `--fill-mirror DIR`)."""
     session.install(*BUILDSYS)
     _buildsys(session, "sources", *session.posargs)
 
 
 @nox.session
 def reproducible(session: nox.Session) -> None:
-    """Build one wheel twice from scratch in different trees and check the sha256 match."""
+    """Build one wheel twice from scratch in different trees and compare the sha256."""
     session.install(*BUILDSYS, *KERNEL_TOOLS, *CONAN)
     _buildsys(session, "reproducible", *session.posargs)
 
 
-# The engine's C++ dependencies through Conan 2 (scripts/buildsys/conan.py).
-
-
 @nox.session(name="conan-profiles")
 def conan_profiles(session: nox.Session) -> None:
-    """Render a Conan profile per build-matrix.toml target and check each with Conan."""
+    """Render a Conan profile for every build-matrix.toml target into
+    build/conan/profiles/ and load each with Conan."""
     session.install(*BUILDSYS, *CONAN)
     _buildsys(session, "conan-profiles", *session.posargs)
 
 
 @nox.session
 def deps(session: nox.Session) -> None:
-    """Install the C++ dependencies for a target with Conan (--target, --offline, --update-lock)."""
+    """The engine's C++ dependencies (glog, pybind11, GoogleTest) for a target through
+    Conan: lockfile, packages built from source, CMake toolchain (`-- --target NAME`,
+    `--offline`, `--mirror DIR`, `--update-lock`, `--jobs N`)."""
     session.install(*BUILDSYS, *CONAN)
     _buildsys(session, "deps", *session.posargs)
 
 
 @nox.session(name="cpp-tests")
 def cpp_tests(session: nox.Session) -> None:
-    """Build the C++ tests (tests/cpp) with the Conan toolchain and run them with ctest."""
+    """The C++ tests (tests/cpp, GoogleTest) built through the Conan toolchain and run by
+    ctest (`-- --target NAME`, default this machine's CPU target)."""
     session.install(*BUILDSYS, *CONAN)
     _buildsys(session, "cpp-tests", *session.posargs)

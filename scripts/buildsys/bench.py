@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,41 +19,41 @@ from pathlib import Path
 
 from rich.table import Table
 
-from . import proc
-from .project import BUILD_DIR, ROOT
+from .util import console, runner
+from .util.fs import atomic_write
+from .util.paths import Paths
 
-RESULTS = BUILD_DIR / "bench"
 
-
-def _nox_wheels(*args: str, env: dict[str, str]) -> float:
+def _nox_wheels(paths: Paths, *args: str, env: dict[str, str]) -> float:
     cmd = [sys.executable, "-m", "nox", "-s", "wheels", "--", *args]
-    proc.say("bench", "$ " + " ".join(cmd[1:]))
     start = time.monotonic()
-    subprocess.run(cmd, cwd=ROOT, env={**os.environ, **env}, check=True, stdout=subprocess.DEVNULL)
+    runner.call(
+        cmd, what="nox -s wheels", cwd=paths.root, env=env, log=paths.build / "bench" / "wheels.log"
+    )
     return time.monotonic() - start
 
 
-def _clean_build_tree() -> None:
+def _clean_build_tree(paths: Paths) -> None:
     for name in ("kernels", "core", "core-install", "wheel", "envs", "staging"):
-        shutil.rmtree(BUILD_DIR / name, ignore_errors=True)
+        shutil.rmtree(paths.build / name, ignore_errors=True)
 
 
-def wheels(*, one: str) -> dict[str, float]:
+def wheels(paths: Paths, *, one: str) -> dict[str, float]:
     """Cold one-Python run, cold all-Python run, warm all-Python re-run (seconds)."""
     cold = {"CCACHE_DISABLE": "1"}
     with tempfile.TemporaryDirectory() as tmp:
         # Session venv creation is setup, not build: do it before timing.
-        subprocess.run(
+        runner.call(
             [sys.executable, "-m", "nox", "-s", "wheels", "--install-only"],
-            cwd=ROOT,
-            check=True,
-            stdout=subprocess.DEVNULL,
+            what="nox -s wheels --install-only",
+            cwd=paths.root,
+            log=paths.build / "bench" / "wheels.log",
         )
-        _clean_build_tree()
-        t_one = _nox_wheels("--python", one, "--dist", f"{tmp}/one", env=cold)
-        _clean_build_tree()
-        t_all = _nox_wheels("--dist", f"{tmp}/all", env=cold)
-        t_again = _nox_wheels("--dist", f"{tmp}/all", env=cold)
+        _clean_build_tree(paths)
+        t_one = _nox_wheels(paths, "--python", one, "--dist", f"{tmp}/one", env=cold)
+        _clean_build_tree(paths)
+        t_all = _nox_wheels(paths, "--dist", f"{tmp}/all", env=cold)
+        t_again = _nox_wheels(paths, "--dist", f"{tmp}/all", env=cold)
         count = len(list(Path(tmp, "all").glob("*.whl")))
     figures = {
         "one_python_cold_s": t_one,
@@ -79,25 +78,24 @@ def wheels(*, one: str) -> dict[str, float]:
         f"{t_again:.1f}",
         f"{figures['repeat_vs_cold']:.0%} of cold (target < 20%)",
     )
-    proc.console.print(table)
+    console.print(table)
     return figures
 
 
-def kernels(*, profile: str, groups: list[str]) -> dict[str, float]:
-    """Cold (empty ccache), warm (build dir deleted, ccache kept) and no-op builds (s)."""
+def kernels(paths: Paths, *, profile: str, groups: list[str]) -> dict[str, float]:
+    """Cold (empty ccache), warm (build dir deleted, ccache kept) and no-op builds (s), all
+    groups in one pool; the cold build's schedule figures (lower bound, efficiency)."""
 
     def build(env: dict[str, str]) -> float:
         start = time.monotonic()
-        for group in groups:
-            cmd = [sys.executable, "-m", "buildsys", "kernels", group, "--profile", profile]
-            proc.say("bench", "$ " + " ".join(cmd[1:]))
-            subprocess.run(
-                cmd,
-                cwd=ROOT,
-                env={**os.environ, **env, "PYTHONPATH": str(ROOT / "scripts")},
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
+        cmd = [sys.executable, "-m", "buildsys", "kernels", *groups, "--profile", profile]
+        runner.call(
+            cmd,
+            what="buildsys kernels",
+            cwd=paths.root,
+            env={**env, "PYTHONPATH": str(paths.root / "scripts")},
+            log=paths.build / "bench" / "kernels.log",
+        )
         return time.monotonic() - start
 
     # A build tree and a ccache of its own: cold means cold, and other sessions running
@@ -105,13 +103,19 @@ def kernels(*, profile: str, groups: list[str]) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         env = {"CCACHE_DIR": f"{tmp}/ccache", "INFERCORE_BUILD_DIR": f"{tmp}/build"}
         cold = build(env)
+        label = "+".join(groups)
+        schedule = json.loads(
+            Path(f"{tmp}/build/kernels/{profile}/schedule-{label}.json").read_text()
+        )
         shutil.rmtree(f"{tmp}/build/kernels", ignore_errors=True)
         warm = build(env)
         noop = build(env)
-    proc.say(
+    console.say(
         "bench",
-        f"kernels ({profile}: {', '.join(groups)}): cold {cold:.1f}s, warm ccache {warm:.1f}s "
-        f"({100 * warm / cold:.1f}% of cold), no-op {noop:.1f}s",
+        f"kernels ({profile}: {', '.join(groups)}): cold {cold:.1f}s (compile "
+        f"{schedule['wall_s']} s against a lower bound of {schedule['lower_bound_s']} s: "
+        f"{schedule['ratio']}x), warm ccache {warm:.1f}s ({100 * warm / cold:.1f}% of cold), "
+        f"no-op {noop:.1f}s",
         style="green",
     )
     return {
@@ -121,6 +125,7 @@ def kernels(*, profile: str, groups: list[str]) -> dict[str, float]:
         "warm_ccache_s": warm,
         "warm_over_cold": warm / cold,
         "noop_s": noop,
+        **{f"schedule_{k}": v for k, v in schedule.items()},
     }
 
 
@@ -172,13 +177,13 @@ def cpu_ops() -> dict[str, float]:
     for op, shape in (("attention", f"b{b} s{s} h{h} d{d}"), ("gemm", f"{n}x{n}x{n}")):
         ours, theirs = figures[f"{op}_infercore_gflops"], figures[f"{op}_numpy_gflops"]
         table.add_row(op, shape, f"{ours:.1f}", f"{theirs:.1f}", f"{ours / theirs:.2f}x")
-    proc.console.print(table)
+    console.print(table)
     return figures
 
 
-def save(name: str, figures: dict[str, float]) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps(figures, indent=2) + "\n")
-    proc.say("bench", f"figures written to {path}")
+def save(paths: Paths, name: str, figures: dict[str, float]) -> Path:
+    path = atomic_write(
+        paths.build / "bench" / f"{name}.json", json.dumps(figures, indent=2) + "\n"
+    )
+    console.say("bench", f"figures written to {path}")
     return path

@@ -1,17 +1,21 @@
-"""Shared by the Conan tests: an isolated Conan home, and whether conan can run here."""
+"""Shared by the Conan tests: a Conan context with a home, sources cache and build tree of
+the test's own, and whether the pinned conan can run here."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
-from buildsys import conan
+from buildsys import config
+from buildsys.deps import conan
 from buildsys.errors import BuildError
+from buildsys.util.paths import ROOT, Paths
 
 
 def have_conan() -> bool:
     try:
-        conan.conan_exe()
+        conan.conan_exe(ROOT)
     except BuildError:
         return False
     return True
@@ -22,13 +26,26 @@ needs_conan = pytest.mark.skipif(
 )
 
 
+def context(
+    tmp_path: Path,
+    *,
+    root: Path = ROOT,
+    matrix: config.BuildMatrix | None = None,
+    lock: config.SourcesLock | None = None,
+    **env: str,
+) -> conan.Conan:
+    """The repository's configuration, or the one given, with nothing shared."""
+    cfg = config.load(ROOT)
+    base = {k: v for k, v in os.environ.items() if k not in (conan.REMOTES_ENV, conan.BACKUP_ENV)}
+    base["CONAN_HOME"] = str(tmp_path / "conan-home")
+    return conan.Conan(
+        paths=Paths(root=root, build=tmp_path / "build", source_cache=tmp_path / "sources-cache"),
+        matrix=matrix or cfg.matrix,
+        lock=lock or cfg.lock,
+        env={**base, **env},
+    )
+
+
 @pytest.fixture
-def conan_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A Conan home, sources cache and build tree of the test's own (nothing shared)."""
-    home = tmp_path / "conan-home"
-    monkeypatch.setenv("CONAN_HOME", str(home))
-    monkeypatch.setenv("INFERCORE_SOURCE_CACHE", str(tmp_path / "sources-cache"))
-    monkeypatch.delenv(conan.REMOTES_ENV, raising=False)
-    monkeypatch.delenv(conan.BACKUP_ENV, raising=False)
-    monkeypatch.setattr(conan, "BUILD_DIR", tmp_path / "build")
-    return home
+def conan_ctx(tmp_path: Path) -> conan.Conan:
+    return context(tmp_path)

@@ -1,8 +1,19 @@
-"""The real `wheels` pipeline on this host (CPU target, so it takes seconds, not minutes)."""
+"""The real `wheels` pipeline on this host (CPU target, so it takes seconds, not minutes).
+
+Interrupts: SIGINT (or SIGTERM) at any moment stops the run promptly with exit 130
+(143), stops every child process, publishes nothing, and leaves the tree so that the
+next run succeeds. The moments are made exact with INFERCORE_DEBUG_PAUSE, which holds
+the run at a named point (buildsys/util/runner.py debug_pause), or by waiting for the
+line that starts a step.
+"""
 
 import hashlib
+import os
+import shutil
 import signal
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -20,21 +31,77 @@ def _finish(proc, timeout=900):
     return proc.returncode, out
 
 
-def test_interrupted_run_publishes_nothing_then_a_full_run_publishes_a_tested_wheel(
-    tmp_path, run_buildsys
-):
-    dist = tmp_path / "dist"
-    proc = run_buildsys("wheels", *CPU, *RETEST, "--dist", str(dist), build_dir=tmp_path / "build")
-    # Interrupt as soon as the wheel exists but before its tests have finished.
-    for line in proc.stdout:
-        if "repaired:" in line:
-            proc.send_signal(signal.SIGINT)
-            break
-    code, out = _finish(proc)
-    assert code != 0, out
-    assert not list(dist.glob("*.whl")), "an untested wheel reached dist/"
+def _processes_under(path: Path) -> list[str]:
+    """Command lines of live processes that mention `path` (children left behind)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if str(path) in cmdline:
+            found.append(f"{entry.name}: {cmdline[:200]}")
+    return found
 
-    proc = run_buildsys("wheels", *CPU, *RETEST, "--dist", str(dist), build_dir=tmp_path / "build")
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    """One build tree for the interrupt cases: Conan and the core are built once."""
+    return tmp_path_factory.mktemp("interrupts")
+
+
+# (name, what to wait for in the output, extra environment, signal)
+POINTS = [
+    ("core-compile", "+ cmake --build", {}, signal.SIGINT),
+    ("repaired", "repaired:", {}, signal.SIGINT),
+    (
+        "engine-tests",
+        "paused at engine-tests",
+        {"INFERCORE_DEBUG_PAUSE": "engine-tests"},
+        signal.SIGINT,
+    ),
+    ("publish", "paused at publish", {"INFERCORE_DEBUG_PAUSE": "publish"}, signal.SIGTERM),
+]
+
+
+@pytest.mark.parametrize(("point", "marker", "env", "sig"), POINTS, ids=[p[0] for p in POINTS])
+def test_an_interrupt_stops_everything_and_publishes_nothing(
+    tree, run_buildsys, point, marker, env, sig
+):
+    build, dist = tree / "build", tree / "dist"
+    if point == "core-compile":
+        # A core that compiles from scratch, so that the compiler is running when the
+        # signal arrives.
+        shutil.rmtree(build / "core", ignore_errors=True)
+    proc = run_buildsys(
+        "wheels", *CPU, *RETEST, "--dist", str(dist), build_dir=build, extra_env=env
+    )
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if marker in line:
+            if point == "core-compile":
+                time.sleep(3)  # the compiler is at work now
+            proc.send_signal(sig)
+            sent = time.monotonic()
+            break
+    else:
+        pytest.fail(f"the run ended before {marker!r}:\n{''.join(seen)}")
+    code, out = _finish(proc, timeout=120)
+    stopped_s = time.monotonic() - sent
+    assert code == 128 + sig, "".join(seen) + out
+    assert "interrupted" in out and "Traceback" not in out, out
+    assert stopped_s < 20, f"took {stopped_s:.1f} s to stop"
+    assert not list(dist.glob("*.whl")), "an interrupted run published a wheel"
+    assert not list(dist.glob(".*")), "temporary files were left in dist/"
+    assert not _processes_under(tree), "children were left running"
+
+
+def test_after_the_interrupts_a_full_run_publishes_a_tested_wheel(tree, run_buildsys):
+    build, dist = tree / "build", tree / "dist"
+    proc = run_buildsys("wheels", *CPU, *RETEST, "--dist", str(dist), build_dir=build)
     code, out = _finish(proc)
     assert code == 0, out
     wheels = list(dist.glob("*.whl"))
@@ -68,6 +135,7 @@ def test_unknown_target_fails_before_building(tmp_path, run_buildsys):
         "wheels", "--target", "sm75", "--dist", str(tmp_path / "d"), build_dir=tmp_path / "build"
     )
     code, out = _finish(proc, timeout=120)
-    assert code == 1
+    assert code == 2, out
     assert "unknown build target 'sm75'" in out and "fix:" in out
+    assert "Traceback" not in out
     assert not (tmp_path / "build" / "core").exists()

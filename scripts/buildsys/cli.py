@@ -1,0 +1,443 @@
+"""Command line of the build system: `python -m buildsys COMMAND --help`.
+
+Every command validates its arguments and the configuration before it starts
+anything. A user error ends with its what/why/fix message and the exit code of its
+class (buildsys/errors.py documents them); a traceback is shown only for a bug in
+buildsys itself. SIGINT and SIGTERM stop every child process and exit 130 / 143.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import re
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import NoReturn
+
+from . import config
+from .errors import BUG_EXIT_CODE, BuildError, Interrupted, UsageError
+from .util import console, runner
+from .util.paths import Paths
+
+AUTO = "auto"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose errors are UsageErrors (what, why, fix; exit 2), with suggestions."""
+
+    def error(self, message: str) -> NoReturn:
+        fix = f"see `python -m buildsys {self.prog.split(' ', 1)[-1]} --help`"
+        m = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if m:
+            choices = re.findall(r"'([^']*)'", m.group(2)) or [
+                c.strip() for c in m.group(2).split(",")
+            ]
+            close = difflib.get_close_matches(m.group(1), choices, n=1)
+            if close:
+                fix = f"did you mean '{close[0]}'?"
+        raise UsageError(f"{self.prog}: {message}", fix=fix)
+
+
+def positive_int(text: str) -> int:
+    # ASCII digits only: int() would also take "٣" or " 3".
+    if not re.fullmatch(r"-?[0-9]+", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be 1 or more")
+    return value
+
+
+def python_version(text: str) -> str:
+    if not re.fullmatch(r"3\.\d{1,2}", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Python version like 3.11")
+    return text
+
+
+def name(text: str) -> str:
+    """A name from build-matrix.toml or sources.lock.toml as given on the command line."""
+    if not text.strip() or text != text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a name (empty or padded)")
+    return text
+
+
+def directory(text: str) -> Path:
+    """A directory that may not exist yet (it is created), but is not a file."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path names no directory")
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is an existing file, not a directory")
+    return path
+
+
+def existing_directory(text: str) -> Path:
+    path = directory(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is not an existing directory")
+    return path
+
+
+def _target_option(sub: argparse.ArgumentParser, default: str, help_default: str) -> None:
+    sub.add_argument(
+        "--target",
+        type=name,
+        default=default,
+        help=f"a [targets] name from build-matrix.toml, or {help_default}",
+    )
+
+
+def _jobs(sub: argparse.ArgumentParser, what: str = "parallel compile jobs") -> None:
+    sub.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help=f"{what} (default: the CPUs this process may use)",
+    )
+
+
+def _mirrors(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--mirror",
+        action="append",
+        type=existing_directory,
+        default=[],
+        metavar="DIR",
+        help="a directory of pinned files (by file name or sha256), tried first",
+    )
+
+
+def parser() -> Parser:
+    p = Parser(
+        prog="buildsys", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = p.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=Parser
+    )
+
+    wheels = commands.add_parser(
+        "wheels",
+        help="build, repair and test wheels on this host, then move them into dist/",
+        description="Build the core once, then for each CPython: the wheel (binding only), "
+        "auditwheel repair, checks, and the engine tests in a fresh venv. Only wheels that "
+        "pass everything reach dist/, and an interrupted run publishes nothing.",
+    )
+    wheels.add_argument(
+        "--python",
+        action="append",
+        default=[],
+        metavar="X.Y",
+        type=python_version,
+        help="a CPython version to build for (repeatable; default: every "
+        "version in build-matrix.toml that is installed)",
+    )
+    wheels.add_argument(
+        "--retest",
+        action="store_true",
+        help="run the engine tests even for a wheel byte-identical to one that already passed",
+    )
+    wheels.add_argument(
+        "--dist",
+        type=directory,
+        default=None,
+        metavar="DIR",
+        help="where finished wheels go (default: dist-dir in build-matrix.toml)",
+    )
+    wheel = commands.add_parser(
+        "wheel",
+        help="build the core and one unrepaired wheel for the running Python (nox -s tests)",
+    )
+    for sub in (wheels, wheel):
+        _target_option(sub, AUTO, "'auto' (default): CUDA when nvcc is found, else CPU")
+        _jobs(sub)
+        sub.add_argument(
+            "--profile",
+            type=name,
+            default=None,
+            help="kernel profile for CUDA targets ([kernel-profiles]; default: "
+            "the target's kernel-profile, e.g. ci; release for shipping)",
+        )
+    wheel.add_argument("--out", type=directory, required=True, help="directory for the wheel")
+
+    srcs = commands.add_parser(
+        "sources",
+        help="fetch and verify the pinned sources (sources.lock.toml) into the cache",
+        description="Fetch every pinned source (or the NAMEs given) into the content-addressed "
+        "cache ($INFERCORE_SOURCE_CACHE, default ~/.cache/infercore/sources), verify each "
+        "sha256, and unpack it under build/sources/.",
+    )
+    srcs.add_argument("names", nargs="*", type=name, help="sources to fetch (default: all)")
+    srcs.add_argument(
+        "--offline",
+        action="store_true",
+        help="use only the cache and --mirror directories; list what is missing",
+    )
+    _mirrors(srcs)
+    srcs.add_argument(
+        "--fill-mirror",
+        type=directory,
+        metavar="DIR",
+        help="copy the verified files into DIR (with SHA256SUMS) for air-gapped sites",
+    )
+
+    kern = commands.add_parser(
+        "kernels",
+        help="build, verify and report arch groups' fast-kernel libraries",
+        description="Compile the kernel profile's translation units of the arch groups "
+        "([kernel-archs] in build-matrix.toml) in one memory-sized pool into "
+        "lib/libinfercore_kernels_GROUP.a under build/kernels/PROFILE/GROUP/install, verify "
+        "each (SASS per arch, PTX, wgmma, symbols) and print the per-TU build report and the "
+        "schedule's efficiency. The CUDA wheels link the result.",
+    )
+    kern.add_argument(
+        "groups",
+        nargs="+",
+        type=name,
+        metavar="GROUP",
+        help="arch group(s), e.g. sm90 ([kernel-archs] in build-matrix.toml)",
+    )
+    kern.add_argument(
+        "--profile",
+        type=name,
+        default=None,
+        help="kernel profile ([kernel-profiles]; default: the CUDA target's)",
+    )
+    kern.add_argument(
+        "--cuda",
+        type=name,
+        default=None,
+        help="CUDA version (default: the CUDA target's, e.g. 13.0)",
+    )
+    _jobs(kern, "CPU jobs")
+    kern.add_argument(
+        "--offline", action="store_true", help="use only the sources cache, never the network"
+    )
+
+    plan = commands.add_parser(
+        "plan",
+        help="validate the configuration and print what a build would do (compiles nothing)",
+        description="Load and check build-matrix.toml and sources.lock.toml, resolve every "
+        "target's kernel plan, find the Pythons and nvcc, and print targets, CUDA versions, "
+        "per family the archs and translation units, the wheel policy and image, and the "
+        "sources needed with their cache state.",
+    )
+    plan.add_argument("--target", type=name, default=None, help="only this target (default: all)")
+    plan.add_argument(
+        "--profile",
+        type=name,
+        default=None,
+        help="kernel profile for the CUDA targets (default: each target's)",
+    )
+    plan.add_argument("--json", action="store_true", help="machine-readable output")
+
+    repro = commands.add_parser(
+        "reproducible",
+        help="build one wheel twice from scratch in different trees and compare sha256",
+    )
+    repro.add_argument(
+        "--python",
+        type=python_version,
+        default=f"{sys.version_info.major}.{sys.version_info.minor}",
+    )
+    _target_option(repro, AUTO, "'auto' (default)")
+
+    bench = commands.add_parser("bench", help="print benchmark figures (docs/BENCHMARKS.md)")
+    bench.add_argument("what", choices=["wheels", "kernels", "cpu-ops"], help="which benchmark")
+    bench.add_argument("--profile", default="ci", help="kernel profile (bench kernels)")
+    bench.add_argument(
+        "--groups", default="sm80,sm90", help="comma-separated arch groups (bench kernels)"
+    )
+    bench.add_argument(
+        "--python", type=python_version, default="3.11", help="the one-Python run's version"
+    )
+
+    commands.add_parser(
+        "conan-profiles",
+        help="render a Conan profile for every build-matrix.toml target and load each",
+        description="Write build/conan/profiles/TARGET (and `build`, this machine) from "
+        "conan/profiles/*.jinja and build-matrix.toml, then check each with `conan profile "
+        "show`.",
+    )
+    deps = commands.add_parser(
+        "deps",
+        help="conan install of the engine's C++ dependencies for one target",
+        description="Install conanfile.py's dependencies for a target: profile, lockfile "
+        "(conan.lock), sources verified before any build, packages built from source into "
+        "the Conan cache, CMakeToolchain/CMakeDeps/presets in build/conan/TARGET/generators.",
+    )
+    tests = commands.add_parser(
+        "cpp-tests",
+        help="build the C++ tests (tests/cpp) with the Conan toolchain and run them with ctest",
+    )
+    _target_option(deps, AUTO, "'auto' (default): CUDA when nvcc is found, else CPU")
+    _target_option(tests, "cpu", "'cpu' (default): this machine's CPU target")
+    for sub in (deps, tests):
+        _jobs(sub, "parallel build jobs")
+        sub.add_argument(
+            "--offline",
+            action="store_true",
+            help="use only Conan's download cache, the sources cache and --mirror directories",
+        )
+        _mirrors(sub)
+    deps.add_argument(
+        "--update-lock",
+        action="store_true",
+        help="re-create the lockfile (conan lock create for every target) after "
+        "a deliberate change to conanfile.py or conan/recipes",
+    )
+
+    gen = commands.add_parser(
+        "generate",
+        help="write the files generated from the code (JSON Schemas, README session table)",
+    )
+    gen.add_argument(
+        "--check", action="store_true", help="write nothing; fail naming each file that differs"
+    )
+    return p
+
+
+def dispatch(args: argparse.Namespace, paths: Paths) -> None:
+    if args.command == "generate":
+        from . import generated
+
+        generated.run(paths, check=args.check)
+        return
+    cfg = config.load(paths.root)
+    matrix, lock = cfg.matrix, cfg.lock
+    if args.command == "wheels":
+        from .wheels import pipeline
+
+        pipeline.run(
+            paths,
+            matrix,
+            lock,
+            pythons=args.python,
+            target_name=args.target,
+            jobs=args.jobs,
+            dist=args.dist,
+            retest=args.retest,
+            profile=args.profile,
+        )
+    elif args.command == "wheel":
+        from .wheels import pipeline
+
+        pipeline.build_for_running_python(
+            paths,
+            matrix,
+            lock,
+            out=args.out,
+            target_name=args.target,
+            jobs=args.jobs,
+            profile=args.profile,
+        )
+    elif args.command == "sources":
+        from .sources import cache
+
+        names = args.names or None
+        cache.report(
+            paths,
+            lock,
+            cache.fetch_all(paths, lock, names, offline=args.offline, mirrors=args.mirror),
+        )
+        if args.fill_mirror is not None:
+            written = cache.fill_mirror(paths, lock, args.fill_mirror, names)
+            console.say("mirror", f"{args.fill_mirror}: {len(written)} files and SHA256SUMS")
+    elif args.command == "kernels":
+        from .kernels import build
+
+        build.run(
+            paths,
+            matrix,
+            lock,
+            groups=args.groups,
+            profile=args.profile,
+            cuda=args.cuda,
+            jobs=args.jobs,
+            offline=args.offline,
+        )
+    elif args.command == "plan":
+        from . import plan
+
+        plan.show(
+            plan.make(paths, matrix, lock, target=args.target, profile=args.profile),
+            as_json=args.json,
+        )
+    elif args.command == "reproducible":
+        from .wheels import reproducible
+
+        reproducible.check(paths, python=args.python, target=args.target)
+    elif args.command == "bench":
+        from . import bench
+
+        if args.what == "wheels":
+            bench.save(paths, "wheels", bench.wheels(paths, one=args.python))
+        elif args.what == "kernels":
+            groups = [g for g in args.groups.split(",") if g]
+            for g in groups:
+                matrix.group(g)
+            bench.save(paths, "kernels", bench.kernels(paths, profile=args.profile, groups=groups))
+        else:
+            bench.save(paths, "cpu-ops", bench.cpu_ops())
+    elif args.command == "conan-profiles":
+        from .deps import cli as deps_cli
+
+        deps_cli.profiles(paths, matrix, lock)
+    elif args.command == "deps":
+        from .deps import cli as deps_cli
+
+        deps_cli.deps(paths, matrix, lock, args)
+    elif args.command == "cpp-tests":
+        from .engine import cpptests
+
+        cpptests.run(
+            paths,
+            matrix,
+            lock,
+            args.target,
+            jobs=args.jobs,
+            offline=args.offline,
+            mirrors=args.mirror,
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m buildsys`: the signal handlers, then run()."""
+    if threading.current_thread() is threading.main_thread():
+        runner.install_signal_handlers()
+    return run(argv)
+
+
+def run(argv: list[str] | None = None, paths: Paths | None = None) -> int:
+    """Parse, validate and run one command; return its exit code (never raise for a user
+    error). `paths`: where the tree and caches are (default: this checkout, environment)."""
+    try:
+        args = parser().parse_args(argv)
+        dispatch(args, paths or Paths.from_env())
+    except BuildError as err:
+        console.error(err.kind, str(err))
+        return err.exit_code
+    except (Interrupted, KeyboardInterrupt) as err:
+        signum = err.signum if isinstance(err, Interrupted) else 2
+        runner.stop_children()
+        name = "SIGINT" if signum == 2 else "SIGTERM" if signum == 15 else f"signal {signum}"
+        console.error(
+            "interrupted",
+            f"{name}: every step was stopped; nothing unfinished was published (dist/ and "
+            "the caches hold only complete results). Run the same command again to resume.",
+        )
+        return 128 + signum
+    except SystemExit:
+        raise
+    except Exception:
+        traceback.print_exc()
+        console.error(
+            "bug",
+            "this is a bug in buildsys itself, not in your input: please report it with the "
+            "traceback above",
+        )
+        return BUG_EXIT_CODE
+    return 0

@@ -1,0 +1,1 @@
+"""The engine core's own builds: the core library (once per target) and the C++ tests."""

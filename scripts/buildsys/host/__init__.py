@@ -1,0 +1,1 @@
+"""This machine: its Python interpreters, its CUDA compiler, its memory."""

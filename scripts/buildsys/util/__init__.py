@@ -1,0 +1,1 @@
+"""Shared plumbing: the one subprocess runner, console output, files, paths, CMake."""

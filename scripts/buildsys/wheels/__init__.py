@@ -1,0 +1,1 @@
+"""Wheels: build per Python against the prebuilt core, repair, check, test, publish."""

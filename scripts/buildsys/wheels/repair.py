@@ -1,0 +1,91 @@
+"""auditwheel repair, the policy it reached, and why it is not the release policy."""
+
+from __future__ import annotations
+
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import parse_wheel_filename
+
+from ..errors import BuildError
+from ..util import runner
+from . import elfinfo
+
+
+@dataclass(frozen=True)
+class Repaired:
+    wheel: Path
+    policy: str  # the best platform tag reached, e.g. "manylinux_2_35_x86_64"
+    why_not_release: str | None  # why the release policy (manylinux2014) was not reached
+
+
+def platform_tags(wheel: Path) -> list[str]:
+    _, _, _, tags = parse_wheel_filename(wheel.name)
+    return sorted({t.platform for t in tags})
+
+
+def _policy_name(tag: str) -> str:
+    """'manylinux_2_17_x86_64' and 'manylinux2014_x86_64' -> their policy names."""
+    for arch in ("_x86_64", "_aarch64"):
+        if tag.endswith(arch):
+            return tag[: -len(arch)]
+    return tag
+
+
+def _release_tags(release: str, arch: str) -> set[str]:
+    aliases = {"manylinux2014": "manylinux_2_17", "manylinux_2_17": "manylinux2014"}
+    return {f"{release}_{arch}", f"{aliases.get(release, release)}_{arch}"}
+
+
+def extension_modules(wheel: Path, into: Path) -> list[Path]:
+    with zipfile.ZipFile(wheel) as zf:
+        names = [n for n in zf.namelist() if n.endswith(".so") or ".so." in n]
+        for name in names:
+            zf.extract(name, into)
+    return [into / n for n in names]
+
+
+def explain_policy_gap(wheel: Path, release: str) -> str:
+    """The newest symbol version per library family that keeps this wheel above `release`."""
+    newest: dict[str, tuple[str, list[str]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for so in extension_modules(wheel, Path(tmp)):
+            # symbols_beyond is ordered oldest to newest within each family.
+            for version, symbols in elfinfo.symbols_beyond(so, release).items():
+                newest[version.split("_")[0]] = (version, symbols)
+    if not newest:
+        return f"auditwheel did not grant {release}"
+    needs = ", ".join(
+        f"{version} (e.g. {sorted(set(symbols))[0]})" for version, symbols in newest.values()
+    )
+    return (
+        f"compiled against this host's glibc and libstdc++, it needs {needs}, newer than "
+        f"{release} allows; {release} wheels are built in the pinned {release} image "
+        "by cibuildwheel"
+    )
+
+
+def repair(
+    wheel: Path, *, out_dir: Path, exclude: tuple[str, ...], release: str, arch: str, log: Path
+) -> Repaired:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cmd = ["auditwheel", "repair", "-w", out_dir]
+    for soname in exclude:
+        cmd += ["--exclude", soname]
+    runner.call([*cmd, wheel], log=log, what=f"auditwheel repair of {wheel.name}")
+    produced = sorted(out_dir.glob("*.whl"))
+    if len(produced) != 1:
+        raise BuildError(
+            f"auditwheel repair produced {len(produced)} wheels in {out_dir}",
+            why="expected exactly one",
+            fix=f"read {log}",
+        )
+    repaired = produced[0]
+    tags = platform_tags(repaired)
+    # The most compatible tag is the one with the lowest glibc; auditwheel lists several.
+    best = min(tags, key=lambda t: [int(x) for x in t.split("_")[1:3] if x.isdigit()] or [0])
+    reached = bool(set(tags) & _release_tags(release, arch))
+    why = None if reached else explain_policy_gap(repaired, release)
+    return Repaired(wheel=repaired, policy=_policy_name(best), why_not_release=why)
