@@ -58,17 +58,23 @@ def _install_wheel(session: nox.Session, wheel_dir: str) -> None:
 
 @nox.session
 def wheels(session: nox.Session) -> None:
-    """Wheels for CPython 3.10-3.12 into dist/: core once, then per Python build, repair,
-    check, test in a fresh venv, publish (`-- --python 3.11`, `--target cpu-x86_64`,
-    `--profile release`, `--jobs N`, `--dist DIR`, `--retest`)."""
+    """Tested wheels for CPython 3.10-3.12 into dist/.
+
+    The core once, then per Python: build, repair, check, test in a fresh venv, publish
+    (`-- --python 3.11`, `--target cpu-x86_64`, `--profile release`, `--jobs N`,
+    `--dist DIR`, `--retest`).
+    """
     session.install(*BUILDSYS, *KERNEL_TOOLS, *CONAN)
     _buildsys(session, "wheels", *session.posargs)
 
 
 @nox.session
 def plan(session: nox.Session) -> None:
-    """Validate the configuration and print what a build would do, compiling nothing
-    (`-- --target NAME`, `--profile NAME`, `--json`)."""
+    """Validate everything and print what a build would do, compiling nothing.
+
+    Targets, CUDA versions, kernel archs and translation units, Pythons, wheel policy and
+    image, sources and their cache state (`-- --target NAME`, `--profile NAME`, `--json`).
+    """
     session.install(*BUILDSYS)
     _buildsys(session, "plan", *session.posargs)
 
@@ -80,9 +86,9 @@ def _kernels_session(group: str, description: str) -> None:
         _buildsys(session, "kernels", group, *session.posargs)
 
     kernels.__doc__ = (
-        f"The {group} fast-kernel library ({description}), built in a memory-sized pool and "
-        "verified, with a per-TU report (`-- --profile release`, `--cuda 13.0`, `--jobs N`, "
-        "`--offline`)."
+        f"The {group} fast-kernel library, built and verified.\n\n{description}; compiled in "
+        "a memory-sized pool, with a per-TU report (`-- --profile release`, `--cuda 13.0`, "
+        "`--jobs N`, `--offline`)."
     )
 
 
@@ -92,9 +98,11 @@ for _name, _group in MATRIX.kernel_archs.items():
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The pytest suites: buildsys unit tests, the engine tests against a freshly built
-    wheel, and integration tests of the real pipeline (interrupts publish nothing, clean
-    builds are byte-identical)."""
+    """The pytest suites against a freshly built wheel.
+
+    buildsys unit and property tests, the engine tests, and integration tests of the real
+    pipeline (interrupts publish nothing, clean builds are byte-identical).
+    """
     session.install(*BUILDSYS, *KERNEL_TOOLS, *TEST)
     # Optional: a PyTorch requirement or wheel path, for the torch-in/torch-out engine tests.
     if torch := os.environ.get("INFERCORE_TEST_TORCH"):
@@ -116,8 +124,11 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Build-time figures (wheels, kernels with the schedule's efficiency) and CPU-op
-    throughput, for docs/BENCHMARKS.md (`-- wheels kernels cpu-ops`)."""
+    """Benchmark figures for docs/BENCHMARKS.md.
+
+    Wheel and kernel build times (with the kernel schedule's efficiency) and CPU-op
+    throughput (`-- wheels kernels cpu-ops`).
+    """
     session.install(*BUILDSYS, *KERNEL_TOOLS, *TEST)
     what = session.posargs or ["wheels", "kernels", "cpu-ops"]
     if "wheels" in what:
@@ -133,8 +144,11 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def sources(session: nox.Session) -> None:
-    """Fetch the pinned inputs of sources.lock.toml into the sha256-addressed cache and
-    verify them (`-- --offline`, `--mirror DIR`, `--fill-mirror DIR`)."""
+    """Fetch and verify the pinned sources into the cache.
+
+    sources.lock.toml's inputs, by sha256 (`-- --offline`, `--mirror DIR`,
+    `--fill-mirror DIR`).
+    """
     session.install(*BUILDSYS)
     _buildsys(session, "sources", *session.posargs)
 
@@ -148,24 +162,32 @@ def reproducible(session: nox.Session) -> None:
 
 @nox.session(name="conan-profiles")
 def conan_profiles(session: nox.Session) -> None:
-    """Render a Conan profile for every build-matrix.toml target into
-    build/conan/profiles/ and load each with Conan."""
+    """Render and check a Conan profile per target.
+
+    One per build-matrix.toml target, into build/conan/profiles/, each loaded by Conan.
+    """
     session.install(*BUILDSYS, *CONAN)
     _buildsys(session, "conan-profiles", *session.posargs)
 
 
 @nox.session
 def deps(session: nox.Session) -> None:
-    """The engine's C++ dependencies (glog, pybind11, GoogleTest) for a target through
-    Conan: lockfile, packages built from source, CMake toolchain (`-- --target NAME`,
-    `--offline`, `--mirror DIR`, `--update-lock`, `--jobs N`)."""
+    """Install the engine's C++ dependencies with Conan.
+
+    glog, pybind11, GoogleTest for a target: lockfile, packages built from source, CMake
+    toolchain (`-- --target NAME`, `--offline`, `--mirror DIR`, `--update-lock`,
+    `--jobs N`).
+    """
     session.install(*BUILDSYS, *CONAN)
     _buildsys(session, "deps", *session.posargs)
 
 
 @nox.session(name="cpp-tests")
 def cpp_tests(session: nox.Session) -> None:
-    """The C++ tests (tests/cpp, GoogleTest) built through the Conan toolchain and run by
-    ctest (`-- --target NAME`, default this machine's CPU target)."""
+    """Build and run the C++ tests with ctest.
+
+    tests/cpp (GoogleTest) through the Conan toolchain (`-- --target NAME`, default this
+    machine's CPU target).
+    """
     session.install(*BUILDSYS, *CONAN)
     _buildsys(session, "cpp-tests", *session.posargs)

@@ -17,7 +17,9 @@ PATHS = Paths.from_env({}, root=ROOT)
 
 
 def fake_nvcc(tmp_path: Path, release: str) -> Path:
-    path = tmp_path / "nvcc"
+    # One directory per version: nvcc.version() is cached per path.
+    (tmp_path / release).mkdir()
+    path = tmp_path / release / "nvcc"
     path.write_text(f'#!/bin/sh\necho "Cuda compilation tools, release {release}, V{release}.1"\n')
     path.chmod(0o755)
     return path

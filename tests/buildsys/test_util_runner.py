@@ -321,9 +321,15 @@ sys.exit(cli.main(["plan"]))
 
 
 @pytest.mark.parametrize(
-    ("sig", "code", "name"), [(signal.SIGINT, 130, "SIGINT"), (signal.SIGTERM, 143, "SIGTERM")]
+    ("sig", "code", "name", "times"),
+    [
+        (signal.SIGINT, 130, "SIGINT", 1),
+        (signal.SIGTERM, 143, "SIGTERM", 1),
+        # A terminal's Ctrl-C that nox forwards again: one interrupt, still a clean exit.
+        (signal.SIGINT, 130, "SIGINT", 2),
+    ],
 )
-def test_an_interrupt_stops_the_run_and_every_child(tmp_path, sig, code, name):
+def test_an_interrupt_stops_the_run_and_every_child(tmp_path, sig, code, name, times):
     program = tmp_path / "run.py"
     program.write_text(textwrap.dedent(PROGRAM).format(scripts=str(SCRIPTS)))
     proc = subprocess.Popen(
@@ -340,7 +346,8 @@ def test_an_interrupt_stops_the_run_and_every_child(tmp_path, sig, code, name):
         assert sleeper is not None
         wait_for(lambda: group_members(sleeper))
         start = time.monotonic()
-        proc.send_signal(sig)
+        for _ in range(times):  # back to back, as a terminal's and nox's copy arrive
+            proc.send_signal(sig)
         out, err = proc.communicate(timeout=15)
     finally:
         if proc.poll() is None:

@@ -207,20 +207,28 @@ def stop_children(sig: int = signal.SIGTERM, *, grace: Sequence[float] = GRACE_S
             child.wait(timeout=5)
 
 
+_first_signal_at = 0.0
+# nox forwards the terminal's Ctrl-C that already reached us: a second signal this soon
+# is the same interrupt, not impatience.
+SAME_INTERRUPT_S = 2.0
+
+
 def _on_signal(signum: int, _frame: object) -> None:
-    global _interrupted
-    first = _interrupted is None
-    _interrupted = signum
-    if first:
+    global _interrupted, _first_signal_at
+    if _interrupted is None:
+        _interrupted = signum
+        _first_signal_at = time.monotonic()
         # Forward at once (ninja, pytest and pip handle SIGINT by cleaning up); the main
         # thread then unwinds through every `finally` and cli.main waits for the rest.
         for child in _live():
             _stop_group(child, signum)
         raise Interrupted(signum)
-    # A second Ctrl-C: the user is impatient; kill everything now.
+    if time.monotonic() - _first_signal_at < SAME_INTERRUPT_S:
+        return  # let the cleanup under way finish
+    # Another Ctrl-C later: the user is impatient; kill everything now.
     for child in _live():
         _stop_group(child, signal.SIGKILL)
-    raise Interrupted(signum)
+    raise Interrupted(_interrupted)
 
 
 def install_signal_handlers() -> None:

@@ -10,7 +10,7 @@ from ..engine.core import CoreBuild
 from ..errors import BuildError
 from ..host.interpreters import Interpreter
 from ..util import runner
-from ..util.fs import Stamp
+from ..util.fs import Stamp, locked
 from ..util.paths import Paths
 from ..util.project import build_requires, pin
 
@@ -76,19 +76,24 @@ def build_wheel(
     # Settings changed since the last build here: start from a fresh CMake cache, since
     # CMake reads a toolchain file (Conan's) only when it creates the cache.
     stamp = Stamp(build_dir / "infercore-settings.json")
-    if not stamp.current(settings):
-        stamp.invalidate()
-        (build_dir / "CMakeCache.txt").unlink(missing_ok=True)
     cmd = [python, "-m", "build", "--wheel", "--no-isolation", "--outdir", out_dir]
     cmd += [f"-C{key}={value}" for key, value in settings.items()]
-    runner.call(
-        [*cmd, paths.root],
-        log=log,
-        cwd=paths.root,
-        env={**env, "CMAKE_BUILD_PARALLEL_LEVEL": str(jobs)},
+    with locked(
+        build_dir.parent / f".{interp.tag}.lock",
+        label=interp.tag,
         what=f"building the {interp.tag} wheel",
-    )
-    stamp.record(settings)
+    ):
+        if not stamp.current(settings):
+            stamp.invalidate()
+            (build_dir / "CMakeCache.txt").unlink(missing_ok=True)
+        runner.call(
+            [*cmd, paths.root],
+            log=log,
+            cwd=paths.root,
+            env={**env, "CMAKE_BUILD_PARALLEL_LEVEL": str(jobs)},
+            what=f"building the {interp.tag} wheel",
+        )
+        stamp.record(settings)
     wheels = sorted(out_dir.glob("*.whl"))
     if len(wheels) != 1:
         raise BuildError(
