@@ -408,7 +408,10 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m buildsys`: the signal handlers, then run()."""
     if threading.current_thread() is threading.main_thread():
         runner.install_signal_handlers()
-    return run(argv)
+    code = run(argv)
+    if runner.interrupted() is not None:
+        runner.quiet_exit()
+    return code
 
 
 def run(argv: list[str] | None = None, paths: Paths | None = None) -> int:

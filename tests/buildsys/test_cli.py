@@ -161,3 +161,22 @@ def test_exit_codes_of_other_failures(capsys, monkeypatch):
     assert code == BUG_EXIT_CODE
     assert "Traceback" in err and "RuntimeError: oops" in err
     assert "bug: this is a bug in buildsys itself" in err
+
+
+def test_a_broken_configuration_exits_3_naming_the_key(capsys, tmp_path):
+    from buildsys.util.paths import Paths
+
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    text = (ROOT / "build-matrix.toml").read_text()
+    (checkout / "build-matrix.toml").write_text(
+        text.replace('kernel-profile = "ci"', 'kernel-profle = "ci"')
+    )
+    (checkout / "sources.lock.toml").write_bytes((ROOT / "sources.lock.toml").read_bytes())
+    paths = Paths(root=checkout, build=tmp_path / "build", source_cache=tmp_path / "cache")
+    code = cli.run(["plan"], paths)
+    err = capsys.readouterr().err
+    assert code == ConfigError.exit_code == 3
+    assert err.startswith("config error: build-matrix.toml")
+    assert "kernel-profle" in err and "did you mean 'kernel-profile'?" in err
+    assert "Traceback" not in err

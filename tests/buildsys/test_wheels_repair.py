@@ -126,11 +126,6 @@ def test_a_wheel_that_reaches_the_release_policy_needs_no_explanation(tmp_path):
 
 
 @needs_tools
-@pytest.mark.xfail(
-    strict=True,
-    reason="repair() compares tags by name: a wheel that auditwheel grants an older policy "
-    "than the release one (manylinux_2_5 < manylinux2014) is reported as missing it",
-)
 def test_a_wheel_more_portable_than_the_release_policy_reaches_it(tmp_path):
     wheel = wheel_with(tmp_path, PORTABLE)
     fixed = repair.repair(

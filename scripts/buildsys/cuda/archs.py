@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..config import Family, Toolkit
+from ..config import Family, Toolkit, check_glibc
 from ..errors import ConfigError
 
 
@@ -117,26 +117,11 @@ def resolve(
     return ArchPlan(cuda=cuda, families=plan, ptx=tuple(ptx))
 
 
-def policy_glibc(policy: str) -> str:
-    """'manylinux2014' -> '2.17', 'manylinux_2_28' -> '2.28'."""
-    if policy == "manylinux2014":
-        return "2.17"
-    match = re.fullmatch(r"manylinux_(\d+)_(\d+)", policy)
-    if not match:
-        raise ConfigError(f"not a manylinux policy: {policy!r}")
-    return f"{match.group(1)}.{match.group(2)}"
-
-
 def check_platform(tk: Toolkit, *, policy: str | None = None, gcc: str | None = None) -> None:
-    """The toolkit must run on the build image (glibc) and accept the host compiler."""
-    if policy is not None and _num(policy_glibc(policy)) < _num(tk.min_glibc):
-        raise ConfigError(
-            f"CUDA {tk.version}'s compiler needs glibc >= {tk.min_glibc}, "
-            f"and {policy} has glibc {policy_glibc(policy)}",
-            fix=f"build CUDA {tk.version} wheels for manylinux_"
-            f"{tk.min_glibc.replace('.', '_')} or newer, or use an older CUDA "
-            f"for {policy}",
-        )
+    """The toolkit must run on the build image (glibc: config.check_glibc, also run when the
+    configuration loads) and accept the host compiler."""
+    if policy is not None:
+        check_glibc(tk, policy)
     if gcc is not None and _num(gcc)[0] > tk.max_gcc:
         raise ConfigError(
             f"gcc {gcc} is newer than CUDA {tk.version} supports (gcc <= {tk.max_gcc})",

@@ -33,6 +33,7 @@ GRACE_S = (5.0, 3.0)
 
 _children: dict[int, subprocess.Popen[str]] = {}
 _children_lock = threading.Lock()
+_spawning = threading.local()  # .active: this thread is inside Popen()
 _interrupted: int | None = None  # the signal number, once one arrived
 
 
@@ -112,6 +113,9 @@ def call(
     captured: list[str] = []
     try:
         try:
+            # A signal between fork and registration must not lose the child: while the
+            # main thread spawns, the handler only records it (checked just below).
+            _spawning.active = threading.current_thread() is threading.main_thread()
             child = subprocess.Popen(
                 argv,
                 cwd=cwd,
@@ -132,9 +136,13 @@ def call(
                 f"{what}: command not found: {argv[0]}",
                 fix=f"install {argv[0]} or put it on PATH",
             ) from None
-        with _children_lock:
-            _children[child.pid] = child
+        finally:
+            if "child" in locals():
+                with _children_lock:
+                    _children[child.pid] = child
+            _spawning.active = False
         try:
+            check_interrupted()  # a signal that came while spawning
             with console.group(what) if stream else contextlib.nullcontext():
                 assert child.stdout is not None
                 for line in child.stdout:
@@ -149,10 +157,15 @@ def call(
                         on_line(line)
             returncode = child.wait()
         finally:
-            with _children_lock:
-                _children.pop(child.pid, None)
             if child.poll() is None:  # left early (an exception in on_line, an interrupt)
                 _stop_group(child, signal.SIGTERM)
+                if _interrupted is None:
+                    _reap(child)
+                # On an interrupt it stays registered until it has exited: stop_children
+                # (cli.main) waits for it and escalates to SIGKILL if it ignores the signal.
+            if child.poll() is not None:
+                with _children_lock:
+                    _children.pop(child.pid, None)
     finally:
         if logf is not None:
             logf.close()
@@ -177,6 +190,16 @@ def probe(cmd: Sequence[str | os.PathLike[str]], *, env: Mapping[str, str] | Non
     except OSError:
         return ""
     return result.output if result.returncode == 0 else ""
+
+
+def _reap(child: subprocess.Popen[str]) -> None:
+    """Wait for a signalled child; SIGKILL its group if it outlasts the grace period."""
+    try:
+        child.wait(timeout=sum(GRACE_S))
+    except subprocess.TimeoutExpired:
+        _stop_group(child, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=5)
 
 
 def _stop_group(child: subprocess.Popen[str], sig: int) -> None:
@@ -222,6 +245,8 @@ def _on_signal(signum: int, _frame: object) -> None:
         # thread then unwinds through every `finally` and cli.main waits for the rest.
         for child in _live():
             _stop_group(child, signum)
+        if getattr(_spawning, "active", False):
+            return  # call() raises once the child it is starting is registered
         raise Interrupted(signum)
     if time.monotonic() - _first_signal_at < SAME_INTERRUPT_S:
         return  # let the cleanup under way finish
@@ -229,6 +254,15 @@ def _on_signal(signum: int, _frame: object) -> None:
     for child in _live():
         _stop_group(child, signal.SIGKILL)
     raise Interrupted(_interrupted)
+
+
+def quiet_exit() -> None:
+    """After an interrupted run has stopped everything: ignore further signals while the
+    interpreter shuts down (nox's forwarded copy of a Ctrl-C would otherwise kill it
+    half-way and turn the exit status 130 into a signal death)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def install_signal_handlers() -> None:

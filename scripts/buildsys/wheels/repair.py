@@ -9,6 +9,7 @@ from pathlib import Path
 
 from packaging.utils import parse_wheel_filename
 
+from ..config import policy_glibc, version_tuple
 from ..errors import BuildError
 from ..util import runner
 from . import elfinfo
@@ -32,6 +33,14 @@ def _policy_name(tag: str) -> str:
         if tag.endswith(arch):
             return tag[: -len(arch)]
     return tag
+
+
+def _tag_glibc(tag: str) -> tuple[int, ...] | None:
+    """The glibc a platform tag needs: manylinux_2_28_x86_64 -> (2, 28); None if not manylinux."""
+    try:
+        return version_tuple(policy_glibc(_policy_name(tag)))
+    except BuildError:
+        return None
 
 
 def _release_tags(release: str, arch: str) -> set[str]:
@@ -85,7 +94,11 @@ def repair(
     repaired = produced[0]
     tags = platform_tags(repaired)
     # The most compatible tag is the one with the lowest glibc; auditwheel lists several.
-    best = min(tags, key=lambda t: [int(x) for x in t.split("_")[1:3] if x.isdigit()] or [0])
-    reached = bool(set(tags) & _release_tags(release, arch))
+    manylinux = [t for t in tags if _tag_glibc(t) is not None]
+    best = min(manylinux, key=lambda t: _tag_glibc(t) or ()) if manylinux else tags[0]
+    # Reached when the best policy needs no newer glibc than the release one (a wheel that
+    # runs on manylinux_2_5 runs on manylinux2014 too).
+    have = _tag_glibc(best)
+    reached = have is not None and have <= version_tuple(policy_glibc(release))
     why = None if reached else explain_policy_gap(repaired, release)
     return Repaired(wheel=repaired, policy=_policy_name(best), why_not_release=why)
