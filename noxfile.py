@@ -96,6 +96,17 @@ for _name, _group in MATRIX.kernel_archs.items():
     _kernels_session(_name, _group.description)
 
 
+@nox.session(name="kernels")
+def kernels_all(session: nox.Session) -> None:
+    """Every arch group the CUDA target links, in one memory-sized pool.
+
+    What a CUDA wheel build compiles (`-- sm80 sm90` to choose, `--profile release`,
+    `--jobs N`); the report prints the schedule's lower bound and efficiency.
+    """
+    session.install(*BUILDSYS, *KERNEL_TOOLS)
+    _buildsys(session, "kernels", *session.posargs)
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """The pytest suites against a freshly built wheel.

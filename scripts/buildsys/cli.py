@@ -195,10 +195,11 @@ def parser() -> Parser:
     )
     kern.add_argument(
         "groups",
-        nargs="+",
+        nargs="*",
         type=name,
         metavar="GROUP",
-        help="arch group(s), e.g. sm90 ([kernel-archs] in build-matrix.toml)",
+        help="arch group(s), e.g. sm90 ([kernel-archs] in build-matrix.toml; default: "
+        "every group the CUDA target links, in one pool)",
     )
     kern.add_argument(
         "--profile",

@@ -460,6 +460,7 @@ def run(
 ) -> list[KernelBuild]:
     """`nox -s kernels-<group>`: defaults from the CUDA target `nox -s wheels` would build."""
     cuda_target = matrix.default_target(cuda_available=True)
+    groups = groups or list(cuda_target.kernel_archs)
     cuda = cuda or str(cuda_target.cuda)
     profile = profile or cuda_target.kernel_profile or "ci"
     plans = plans_for(matrix, groups, profile=profile, cuda=cuda)  # checked before any tool
