@@ -44,7 +44,7 @@ from ..config import BuildMatrix, Source, SourcesLock
 from ..errors import BuildError, SourceError, ToolMissing, UsageError
 from ..sources import cache as sources
 from ..util import console, runner
-from ..util.fs import atomic_write, locked, sha256_file, write_if_changed
+from ..util.fs import atomic_write, copy_verified, locked, sha256_file, write_if_changed
 from ..util.paths import Paths
 from ..util.project import pin
 from . import profiles as conanprofiles
@@ -402,21 +402,6 @@ def sync_conandata(recipes_dir: Path, lock: SourcesLock) -> list[Path]:
     return changed
 
 
-def _copy_verified(src: Path, dest: Path, sha256: str) -> bool:
-    """Copy src to dest atomically if its content has the pinned sha256."""
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{sha256[:12]}-")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        shutil.copyfile(src, tmp)
-        if sha256_file(tmp) != sha256:
-            return False
-        os.replace(tmp, dest)
-        return True
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def prepare_sources(c: Conan, *, offline: bool, mirrors: Sequence[Path] = ()) -> list[RecipeSource]:
     """Make Conan's download cache hold every recipe source it can, verified.
 
@@ -449,7 +434,7 @@ def prepare_sources(c: Conan, *, offline: bool, mirrors: Sequence[Path] = ()) ->
             except SourceError:
                 missing.append(entry)
                 continue
-        if not _copy_verified(verified, cached, src.sha256):
+        if not copy_verified(verified, cached, src.sha256):
             missing.append(entry)
     if missing and offline:
         listing = "\n    ".join(
@@ -477,7 +462,7 @@ def share_downloads(c: Conan) -> None:
         cached = c.download_cache / "s" / entry.source.sha256
         dest = verified_dir / entry.source.sha256
         if cached.is_file() and not dest.is_file():
-            _copy_verified(cached, dest, entry.source.sha256)
+            copy_verified(cached, dest, entry.source.sha256)
 
 
 # --- profiles ------------------------------------------------------------------------------

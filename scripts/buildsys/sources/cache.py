@@ -20,7 +20,7 @@ from pathlib import Path
 from ..config import Source, SourcesLock
 from ..errors import SourceError, UsageError
 from ..util import console, runner
-from ..util.fs import CHUNK, inside, locked, sha256_file
+from ..util.fs import CHUNK, copy_verified, inside, locked
 from ..util.paths import Paths
 
 
@@ -45,9 +45,7 @@ def _from_mirror(src: Source, mirrors: list[Path], dest: Path) -> bool:
     for mirror in mirrors:
         for candidate in (mirror / src.filename, mirror / src.sha256):
             if candidate.is_file():
-                # Copy, never move or link: the mirror may be read-only or shared.
-                shutil.copyfile(candidate, dest)
-                if sha256_file(dest) == src.sha256:
+                if copy_verified(candidate, dest, src.sha256):
                     return True
                 console.say(
                     src.name,

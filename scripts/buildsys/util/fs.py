@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,6 +46,23 @@ def atomic_write(path: Path, data: str | bytes) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def copy_verified(src: Path, dest: Path, sha256: str) -> bool:
+    """Copy src to dest atomically if its bytes have the pinned sha256 (else leave dest
+    alone and return False). Copies, never moves or links: src may be read-only or shared."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{sha256[:12]}-")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        shutil.copyfile(src, tmp)
+        if sha256_file(tmp) != sha256:
+            return False
+        os.replace(tmp, dest)
+        return True
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_if_changed(path: Path, text: str) -> bool:
