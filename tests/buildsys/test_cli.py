@@ -48,7 +48,6 @@ def run(capsys, *argv):
         ["wheel"],  # --out is required
         ["wheel", "--out", ""],
         ["wheels", "--dist", ""],
-        ["kernels"],  # at least one group
         ["bench", "kernel"],
         ["sources", "--fill-mirror", " "],
     ],

@@ -31,7 +31,9 @@ def test_source_date_epoch_prefers_the_environment():
     assert project.source_date_epoch(ROOT, {"SOURCE_DATE_EPOCH": ""}) == committed
 
 
-def test_outside_git_the_fallbacks_are_fixed(tmp_path):
+def test_outside_git_the_fallbacks_are_fixed(tmp_path, monkeypatch):
+    # The tmp dir may lie inside a checkout (nox puts it under .nox/): stop git there.
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
     assert project.source_date_epoch(tmp_path, {}) == project.DEFAULT_EPOCH
     assert project.git_sha(tmp_path) == "unknown"
 

@@ -238,6 +238,9 @@ SAME_INTERRUPT_S = 2.0
 
 def _on_signal(signum: int, _frame: object) -> None:
     global _interrupted, _first_signal_at
+    if _deferring:
+        _deferred.append(signum)
+        return
     if _interrupted is None:
         _interrupted = signum
         _first_signal_at = time.monotonic()
@@ -272,19 +275,31 @@ def install_signal_handlers() -> None:
     signal.signal(signal.SIGTERM, _on_signal)
 
 
+_deferring = False  # inside signals_deferred (the handler always runs in the main thread)
+_deferred: list[int] = []
+
+
 @contextlib.contextmanager
 def signals_deferred() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM for a short critical section (renames into dist/) and deliver
-    them after it, so the section completes as a whole or not at all."""
-    if threading.current_thread() is not threading.main_thread():
+    """Hold SIGINT/SIGTERM for a short critical section (renames into dist/) and act on
+    them after it, so the section completes as a whole or not at all.
+
+    Done in the handler, not with pthread_sigmask: a mask holds only the calling thread,
+    and the kernel hands a process signal to any other thread that leaves it unblocked,
+    after which Python runs the handler in the main thread all the same."""
+    global _deferring
+    if threading.current_thread() is not threading.main_thread() or _deferring:
         yield
         return
-    blocked = {signal.SIGINT, signal.SIGTERM}
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+    _deferring = True
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        _deferring = False
+        if _deferred:
+            signum = _deferred[0]
+            _deferred.clear()
+            _on_signal(signum, None)
 
 
 def debug_pause(point: str) -> None:

@@ -135,6 +135,7 @@ def one_python(
         release=core.target.release_policy,
         arch=core.target.arch,
         log=log,
+        env=env,
     )
     console.say(tag, f"repaired: {fixed.wheel.name}")
     budget = bm.size_budget_mib.get("cuda" if core.target.is_cuda else "cpu")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,13 +78,22 @@ def explain_policy_gap(wheel: Path, release: str) -> str:
 
 
 def repair(
-    wheel: Path, *, out_dir: Path, exclude: tuple[str, ...], release: str, arch: str, log: Path
+    wheel: Path,
+    *,
+    out_dir: Path,
+    exclude: tuple[str, ...],
+    release: str,
+    arch: str,
+    log: Path,
+    env: Mapping[str, str] | None = None,
 ) -> Repaired:
+    """auditwheel repair; `env` must carry SOURCE_DATE_EPOCH (the rewritten wheel's zip
+    timestamps come from it, so two builds of one commit stay byte-identical)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     cmd = ["auditwheel", "repair", "-w", out_dir]
     for soname in exclude:
         cmd += ["--exclude", soname]
-    runner.call([*cmd, wheel], log=log, what=f"auditwheel repair of {wheel.name}")
+    runner.call([*cmd, wheel], log=log, what=f"auditwheel repair of {wheel.name}", env=env)
     produced = sorted(out_dir.glob("*.whl"))
     if len(produced) != 1:
         raise BuildError(
