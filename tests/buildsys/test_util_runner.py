@@ -424,3 +424,15 @@ def test_a_step_that_ignores_the_signal_does_not_outlive_the_run(tmp_path):
         assert group_members(step) == [], "the step outlived the run"
     finally:
         kill_group(step)
+
+
+def test_on_github_actions_a_logged_step_is_shown_folded(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    log = tmp_path / "step.log"
+    runner.call(["sh", "-c", "echo hello"], what="demo step", log=log, echo=False)
+    out = capsys.readouterr().out
+    assert "::group::demo step\nhello\n::endgroup::" in out
+    assert "hello" in log.read_text()
+    monkeypatch.delenv("GITHUB_ACTIONS")
+    runner.call(["sh", "-c", "echo quiet"], what="demo step", log=log, echo=False)
+    assert "quiet" not in capsys.readouterr().out

@@ -101,6 +101,9 @@ def call(
     check_interrupted()
     argv = [os.fspath(c) for c in cmd]
     shown = shlex.join(argv)
+    # On GitHub Actions a logged step's output is also shown, folded into a group of its
+    # own, so a CI log holds everything without drowning the progress lines.
+    stream = stream or (log is not None and not capture and console.github_actions())
     if echo:
         console.echo(shown)
     logf = None
