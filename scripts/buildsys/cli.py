@@ -178,6 +178,12 @@ def parser() -> Parser:
     )
     _mirrors(srcs)
     srcs.add_argument(
+        "--verify",
+        action="store_true",
+        help="hash every cached file in full (not only when its size or mtime changed); a "
+        "corrupt one is quarantined and fetched again",
+    )
+    srcs.add_argument(
         "--fill-mirror",
         type=directory,
         metavar="DIR",
@@ -342,7 +348,9 @@ def dispatch(args: argparse.Namespace, paths: Paths) -> None:
         cache.report(
             paths,
             lock,
-            cache.fetch_all(paths, lock, names, offline=args.offline, mirrors=args.mirror),
+            cache.fetch_all(
+                paths, lock, names, offline=args.offline, mirrors=args.mirror, verify=args.verify
+            ),
         )
         if args.fill_mirror is not None:
             written = cache.fill_mirror(paths, lock, args.fill_mirror, names)

@@ -208,13 +208,14 @@ def test_unpack_extracts_the_root_once(server, tmp_paths):
         )
 
 
-def test_a_corrupt_archive_says_to_fetch_it_again(server, tmp_paths):
+def test_a_pinned_file_that_is_no_archive_is_a_clean_error(server, tmp_paths):
     path, sha, url = _artifact(server, "broken-1.0.tar.gz", b"not a tarball")
     src = _source(path, sha, url, kind="sdist", name="broken")
     archive = sources.fetch(tmp_paths, src)
     with pytest.raises(SourceError, match="could not be unpacked") as info:
         sources.unpack(tmp_paths, src, archive)
-    assert f"delete {archive}" in info.value.fix
+    assert "sources.lock.toml" in info.value.fix and "broken" in info.value.fix
+    assert not list(tmp_paths.unpacked_sources.glob("broken-*/.infercore-unpacked"))
 
 
 def test_repository_lock_pins_cutlass_and_flash_attention():

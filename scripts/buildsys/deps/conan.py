@@ -427,13 +427,11 @@ def prepare_sources(c: Conan, *, offline: bool, mirrors: Sequence[Path] = ()) ->
                 f"{src.sha256}: removed, it is fetched again",
                 style="yellow",
             )
-        verified = sources.cached_path(c.paths, src)
-        if not verified.is_file():
-            try:
-                verified = sources.fetch(c.paths, src, offline=True, mirrors=list(mirrors))
-            except SourceError:
-                missing.append(entry)
-                continue
+        try:  # the verified cache (a corrupt entry is quarantined), or a mirror
+            verified = sources.fetch(c.paths, src, offline=True, mirrors=list(mirrors))
+        except SourceError:
+            missing.append(entry)
+            continue
         if not copy_verified(verified, cached, src.sha256):
             missing.append(entry)
     if missing and offline:

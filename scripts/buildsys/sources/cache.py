@@ -9,18 +9,30 @@ from racing on the same download.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tarfile
-import tempfile
+import time
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path
 
 from ..config import Source, SourcesLock
 from ..errors import SourceError, UsageError
 from ..util import console, runner
-from ..util.fs import CHUNK, copy_verified, inside, locked
+from ..util.fs import (
+    CHUNK,
+    atomic_write,
+    clean_stale_temps,
+    copy_verified,
+    inside,
+    locked,
+    sha256_file,
+    temp_dir,
+    temp_file,
+)
 from ..util.paths import Paths
 
 
@@ -69,30 +81,92 @@ def check_mirrors(mirrors: list[Path]) -> None:
             )
 
 
+def _record_path(final: Path) -> Path:
+    return final.with_name(final.name + ".verified.json")
+
+
+def _stat_key(path: Path) -> dict[str, int]:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _remember(final: Path) -> None:
+    """Record the size and mtime of an entry just verified: later hits compare those
+    (cheap) and hash again only when they changed."""
+    atomic_write(_record_path(final), json.dumps(_stat_key(final)) + "\n")
+
+
+def quarantine(paths: Paths, final: Path, src: Source, actual: str) -> Path:
+    """Move a corrupt cache entry aside (never delete evidence, never use it)."""
+    dest = paths.source_cache / "quarantine" / f"{final.name}.{time.strftime('%Y%m%d%H%M%S')}"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(final, dest)
+    _record_path(final).unlink(missing_ok=True)
+    console.say(
+        src.name,
+        f"the cached {src.filename} is corrupt (sha256 {actual[:16]}..., pinned "
+        f"{src.sha256[:16]}...): moved to {dest}, fetching it again",
+        style="yellow",
+    )
+    return dest
+
+
+def _trusted(paths: Paths, final: Path, src: Source, *, full: bool = False) -> bool:
+    """Whether the cache entry holds the pinned bytes: its recorded size and mtime
+    still match (cheap), or else (and always with `full`) its sha256 does. A corrupt
+    entry is quarantined and reported as absent."""
+    if not final.is_file():
+        return False
+    if not full:
+        try:
+            if json.loads(_record_path(final).read_text()) == _stat_key(final):
+                return True
+        except (OSError, ValueError):
+            pass
+    actual = sha256_file(final)
+    if actual == src.sha256:
+        _remember(final)
+        return True
+    quarantine(paths, final, src, actual)
+    return False
+
+
+def _insert(tmp: Path, final: Path) -> Path:
+    os.replace(tmp, final)
+    _remember(final)
+    return final
+
+
 def fetch(
-    paths: Paths, src: Source, *, offline: bool = False, mirrors: list[Path] | None = None
+    paths: Paths,
+    src: Source,
+    *,
+    offline: bool = False,
+    mirrors: list[Path] | None = None,
+    verify: bool = False,
 ) -> Path:
-    """The verified file for src, from the cache, a mirror, or its URLs (in order)."""
+    """The verified file for src, from the cache, a mirror, or its URLs (in order).
+
+    verify: hash a cache hit in full even when its size and mtime are unchanged (bit rot
+    changes neither)."""
     final = cached_path(paths, src)
-    if final.is_file():
-        return final
     final.parent.mkdir(parents=True, exist_ok=True)
     with locked(
         paths.source_cache / "locks" / f"{src.sha256}.lock", label=src.name, what="fetching it"
     ):
-        if final.is_file():  # another session fetched it while we waited
+        clean_stale_temps(final.parent)
+        if _trusted(paths, final, src, full=verify):
             return final
-        fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=f".{src.sha256[:12]}-")
-        os.close(fd)
-        tmp = Path(tmp_name)
+        tmp = temp_file(final.parent, src.sha256[:12])
         try:
             if _from_mirror(src, mirrors or [], tmp):
-                os.replace(tmp, final)
                 console.say(src.name, f"{src.filename} from a mirror, verified")
-                return final
+                return _insert(tmp, final)
             if offline:
                 raise SourceError(
                     f"{src.filename} ({src.name} {src.version}) is not available offline",
+                    why=f"it is not in the cache ({paths.source_cache}) as a verified file, "
+                    "nor in a --mirror directory",
                     fix="run `nox -s sources` where the network is reachable, or pass --mirror",
                 )
             errors = []
@@ -105,9 +179,8 @@ def fetch(
                     errors.append(f"{url}: {err}")
                     continue
                 if actual == src.sha256:
-                    os.replace(tmp, final)
                     console.say(src.name, f"{src.filename} verified (sha256 {actual[:12]}...)")
-                    return final
+                    return _insert(tmp, final)
                 errors.append(
                     f"{url}: sha256 mismatch for {src.filename}: expected "
                     f"{src.sha256}, got {actual}; the bytes were discarded"
@@ -150,6 +223,7 @@ def fetch_all(
     *,
     offline: bool = False,
     mirrors: list[Path] | None = None,
+    verify: bool = False,
 ) -> dict[str, Path]:
     mirrors = mirrors or []
     check_mirrors(mirrors)
@@ -167,7 +241,9 @@ def fetch_all(
             "--mirror DIR holding these files (see `nox -s sources -- "
             "--fill-mirror DIR`)",
         )
-    return {s.name: fetch(paths, s, offline=offline, mirrors=mirrors) for s in wanted}
+    return {
+        s.name: fetch(paths, s, offline=offline, mirrors=mirrors, verify=verify) for s in wanted
+    }
 
 
 def fill_mirror(
@@ -178,15 +254,22 @@ def fill_mirror(
         raise UsageError("--fill-mirror '' names no directory", fix="pass a directory")
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"--fill-mirror {directory} is a file", fix="pass a directory")
-    files = fetch_all(paths, lock, names)
+    # verify=True: every file is hashed in full before it is copied, and copied only if
+    # the copy hashes right too: a mirror never spreads a corrupt cache entry.
+    files = fetch_all(paths, lock, names, verify=True)
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, cached in files.items():
-        dest = inside(directory, directory / lock[name].filename, what=f"mirror file of {name}")
-        shutil.copyfile(cached, dest)
+        src = lock[name]
+        dest = inside(directory, directory / src.filename, what=f"mirror file of {name}")
+        if not copy_verified(cached, dest, src.sha256):
+            raise SourceError(
+                f"{cached} changed while it was copied into the mirror",
+                fix="run `nox -s sources -- --verify`, then fill the mirror again",
+            )
         written.append(dest)
     sums = "".join(f"{lock[n].sha256}  {lock[n].filename}\n" for n in files)
-    (directory / "SHA256SUMS").write_text(sums)
+    atomic_write(directory / "SHA256SUMS", sums)
     return written
 
 
@@ -197,7 +280,18 @@ def unpack(paths: Paths, src: Source, archive: Path) -> Path:
     done = dest / ".infercore-unpacked"
     if not done.exists():
         with locked(base / f".{dest.name}.lock", label=src.name, what="unpacking it"):
+            clean_stale_temps(base)
             if not done.exists():
+                # Only verified bytes are unpacked (the hash costs little beside the
+                # extraction, which happens once).
+                actual = sha256_file(archive)
+                if actual != src.sha256:
+                    raise SourceError(
+                        f"{archive} ({src.filename}) is not the pinned file (sha256 "
+                        f"{actual[:16]}..., pinned {src.sha256[:16]}...): nothing was unpacked",
+                        fix="run `nox -s sources -- --verify` (it quarantines the bad copy and "
+                        "fetches it again)",
+                    )
                 _extract(src, archive, dest)
     root = dest / src.root
     if not root.is_dir():
@@ -209,9 +303,10 @@ def unpack(paths: Paths, src: Source, archive: Path) -> Path:
 
 
 def _extract(src: Source, archive: Path, dest: Path) -> None:
+    """Into a temporary tree, then renamed into place with its done-marker inside: a
+    tree that exists is complete."""
     shutil.rmtree(dest, ignore_errors=True)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-"))
+    tmp = temp_dir(dest.parent, dest.name)
     try:
         try:
             if src.kind == "wheel":
@@ -220,10 +315,13 @@ def _extract(src: Source, archive: Path, dest: Path) -> None:
             else:
                 with tarfile.open(archive) as tf:
                     tf.extractall(tmp, filter="data")
-        except (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError) as err:
+        except (OSError, EOFError, zlib.error, zipfile.BadZipFile, tarfile.TarError) as err:
             raise SourceError(
                 f"{archive} ({src.filename}) could not be unpacked: {err}",
-                fix=f"delete {archive} and run `nox -s sources` to fetch it again",
+                why=f"its bytes match the pin, so the pinned file is not a valid {src.kind} "
+                "(or the disk failed while unpacking)",
+                fix=f"check sources.lock.toml's entry for {src.name} (kind, URL, sha256) and "
+                f"the free space under {dest.parent}",
             ) from None
         (tmp / ".infercore-unpacked").write_text(src.sha256 + "\n")
         os.replace(tmp, dest)

@@ -6,7 +6,9 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +20,76 @@ from ..errors import BuildError
 from . import console
 
 CHUNK = 1 << 20
+# Temporaries carry their owner: `.STEM.HOST.PID.RANDOM`, so that a later run can delete
+# those of a process that died (SIGKILL, OOM, power loss) and leave a live one's alone.
+_TEMP = re.compile(r"^\.(?P<stem>.+)\.(?P<host>[^.]+)\.(?P<pid>\d+)\.[^.]+(?:\.tmp)?$")
+
+
+def _host() -> str:
+    return socket.gethostname().split(".")[0].replace(".", "_") or "host"
+
+
+def temp_prefix(stem: str) -> str:
+    return f".{stem}.{_host()}.{os.getpid()}."
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def clean_stale_temps(directory: Path) -> list[Path]:
+    """Delete the temporaries (files or trees) that dead processes of this host left in
+    `directory`; return what was removed."""
+    removed = []
+    try:
+        entries = list(directory.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _TEMP.match(entry.name)
+        if not m or m["host"] != _host() or _alive(int(m["pid"])):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                entry.unlink()
+        removed.append(entry)
+    return removed
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def usual_mode(path: Path | str, *, directory: bool = False) -> None:
+    """mkstemp/mkdtemp create 0600/0700; a cache or tree shared by several users or CI
+    jobs needs the process's usual permissions (its umask) instead."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
+def temp_file(directory: Path, stem: str) -> Path:
+    """A new empty owner-tagged temporary file in `directory`, with the usual permissions."""
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=directory, prefix=temp_prefix(stem))
+    os.close(fd)
+    usual_mode(name)
+    return Path(name)
+
+
+def temp_dir(directory: Path, stem: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    name = tempfile.mkdtemp(dir=directory, prefix=temp_prefix(stem))
+    usual_mode(name, directory=True)
+    return Path(name)
 
 
 def sha256_file(path: Path) -> str:
@@ -31,15 +103,9 @@ def sha256_file(path: Path) -> str:
 def atomic_write(path: Path, data: str | bytes) -> Path:
     """Write to a temporary file beside `path`, then rename over it: readers see the old
     content or the new, never part of one, even if the run is killed mid-write."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = temp_file(path.parent, path.name)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
-        # mkstemp creates 0600; a shared tree needs the process's usual permissions.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        tmp.write_bytes(data.encode() if isinstance(data, str) else data)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -51,10 +117,7 @@ def atomic_write(path: Path, data: str | bytes) -> Path:
 def copy_verified(src: Path, dest: Path, sha256: str) -> bool:
     """Copy src to dest atomically if its bytes have the pinned sha256 (else leave dest
     alone and return False). Copies, never moves or links: src may be read-only or shared."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{sha256[:12]}-")
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = temp_file(dest.parent, sha256[:12])
     try:
         shutil.copyfile(src, tmp)
         if sha256_file(tmp) != sha256:

@@ -35,8 +35,20 @@ def build_env(paths: Paths, interp: Interpreter, *, log: Path) -> Path:
     python = env_dir / "bin" / "python"
     wanted = {"requirements": env_requirements(paths.root), "python": str(interp.path)}
     stamp = Stamp(env_dir / "infercore-requirements.json", outputs=(python,))
-    if stamp.current(wanted):
-        return python
+    # Another run in this checkout may be using or making the same env: one at a time.
+    with locked(
+        env_dir.parent / f".{interp.tag}.lock",
+        label=interp.tag,
+        what=f"setting up the {interp.tag} build environment",
+    ):
+        if not stamp.current(wanted):
+            _make_env(paths, interp, env_dir, log=log)
+            stamp.record(wanted)  # last: an interrupted setup is redone next time
+    return python
+
+
+def _make_env(paths: Paths, interp: Interpreter, env_dir: Path, *, log: Path) -> None:
+    python = env_dir / "bin" / "python"
     shutil.rmtree(env_dir, ignore_errors=True)
     runner.call(
         [uv(), "venv", "--quiet", "--python", interp.path, env_dir],
@@ -48,8 +60,6 @@ def build_env(paths: Paths, interp: Interpreter, *, log: Path) -> Path:
         log=log,
         what=f"installing {interp.tag} build requirements",
     )
-    stamp.record(wanted)  # last: an interrupted setup is redone next time
-    return python
 
 
 def build_wheel(

@@ -20,6 +20,7 @@ from ..host import interpreters, memory
 from ..host import nvcc as nvcc_tool
 from ..host.interpreters import Interpreter
 from ..util import console, runner
+from ..util.fs import clean_stale_temps, temp_dir
 from ..util.paths import Paths
 from ..util.project import source_date_epoch
 from . import elfinfo, publish, repair
@@ -268,7 +269,8 @@ def run(
     nvcc = nvcc_tool.find() if target.is_cuda else None
     interps = choose_interpreters(matrix, pythons)
     log_dir = paths.logs
-    shutil.rmtree(log_dir, ignore_errors=True)
+    for interp in interps:  # this run's logs start empty; other runs' logs stay
+        (log_dir / f"wheel-{interp.tag}.log").unlink(missing_ok=True)
     console.say(
         "host",
         "no container engine in use: building on this host "
@@ -295,38 +297,43 @@ def run(
             future.result()
     core_seconds = time.monotonic() - start
 
-    staging = paths.build / "staging" / target.name
-    shutil.rmtree(staging, ignore_errors=True)
-    workers = min(len(interps), jobs)
-    per_wheel_jobs = max(1, jobs // workers)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {
-            i.tag: pool.submit(
-                one_python,
-                paths,
-                i,
-                core,
-                matrix,
-                staging=staging,
-                jobs=per_wheel_jobs,
-                env=env,
-                log_dir=log_dir,
-                retest=retest,
+    # A staging tree of this run's own (another run in this checkout may be staging too);
+    # those of runs that died are removed, this one's when it ends.
+    clean_stale_temps(paths.build / "staging")
+    staging = temp_dir(paths.build / "staging", target.name)
+    try:
+        workers = min(len(interps), jobs)
+        per_wheel_jobs = max(1, jobs // workers)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {
+                i.tag: pool.submit(
+                    one_python,
+                    paths,
+                    i,
+                    core,
+                    matrix,
+                    staging=staging,
+                    jobs=per_wheel_jobs,
+                    env=env,
+                    log_dir=log_dir,
+                    retest=retest,
+                )
+                for i in interps
+            }
+        failures, results = [], []
+        for tag, future in futures.items():
+            try:
+                results.append(future.result())
+            except BuildError as err:
+                failures.append(f"{tag}: {err}")
+        runner.check_interrupted()
+        if failures:
+            raise BuildError(
+                f"{len(failures)} of {len(interps)} wheels failed; dist/ left unchanged",
+                why="\n" + "\n".join(failures),
             )
-            for i in interps
-        }
-    failures, results = [], []
-    for tag, future in futures.items():
-        try:
-            results.append(future.result())
-        except BuildError as err:
-            failures.append(f"{tag}: {err}")
-    runner.check_interrupted()
-    if failures:
-        raise BuildError(
-            f"{len(failures)} of {len(interps)} wheels failed; dist/ left unchanged",
-            why="\n" + "\n".join(failures),
-        )
-    published = publish.publish([r.wheel for r in results], dist)
+        published = publish.publish([r.wheel for r in results], dist)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     summary(results, dist, core_seconds, time.monotonic() - start, target.release_policy)
     return published
