@@ -157,8 +157,9 @@ def bench(session: nox.Session) -> None:
 def sources(session: nox.Session) -> None:
     """Fetch and verify the pinned sources into the cache.
 
-    sources.lock.toml's inputs, by sha256 (`-- --offline`, `--mirror DIR`,
-    `--fill-mirror DIR`).
+    sources.lock.toml's inputs, by sha256; a corrupt cache entry is quarantined and fetched
+    again (`-- --offline`, `--mirror DIR`, `--fill-mirror DIR`, `--verify` to hash every
+    cached file in full).
     """
     session.install(*BUILDSYS)
     _buildsys(session, "sources", *session.posargs)
