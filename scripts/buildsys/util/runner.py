@@ -114,6 +114,7 @@ def call(
         logf.flush()
     separate_err = capture and stderr_to_log
     captured: list[str] = []
+    child: subprocess.Popen[str] | None = None
     try:
         try:
             # A signal between fork and registration must not lose the child: while the
@@ -140,7 +141,7 @@ def call(
                 fix=f"install {argv[0]} or put it on PATH",
             ) from None
         finally:
-            if "child" in locals():
+            if child is not None:
                 with _children_lock:
                     _children[child.pid] = child
             _spawning.active = False
