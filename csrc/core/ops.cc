@@ -1,4 +1,8 @@
 #include "infercore/ops.h"
+
+#include <string>
+#include <utility>
+
 #include "infercore/build_info.h"
 #include "infercore/errors.h"
 
@@ -70,6 +74,18 @@ std::string attention_backend(int device, DType dtype, int64_t headdim, bool cau
     throw ArgumentError(ErrorKind::kValueError,
                         "attention_backend: expected batch, headdim, seqlen_q, nheads, "
                         "nheads_kv > 0, seqlen_k >= 0 and nheads divisible by nheads_kv");
+  }
+  // The same int32 limit as for the dimensions of attention()'s tensors.
+  const std::pair<const char*, int64_t> dims[] = {
+      {"batch", batch},   {"seqlen_q", seqlen_q},   {"seqlen_k", seqlen_k},
+      {"nheads", nheads}, {"nheads_kv", nheads_kv}, {"headdim", headdim}};
+  for (const auto& [name, value] : dims) {
+    if (value > detail::kMaxDim) {
+      throw ArgumentError(ErrorKind::kValueError,
+                          std::string(name) + ": expected at most " +
+                              std::to_string(detail::kMaxDim) + " (int32), got " +
+                              std::to_string(value));
+    }
   }
   const detail::AttentionShape s{batch, seqlen_q, seqlen_k, nheads, nheads_kv, headdim};
   return cuda::attention_backend(s, dtype, device, causal);

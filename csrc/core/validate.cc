@@ -19,6 +19,53 @@ namespace {
   throw ArgumentError(ErrorKind::kValueError, message);
 }
 
+std::string pointer_string(const void* p) {
+  std::ostringstream s;
+  s << p;
+  return s.str();
+}
+
+// Size limits, checked before anything is allocated or launched:
+//  - every dimension fits in int32 (kMaxDim). FlashAttention-2's params (batch,
+//    seqlen, heads, headdim) and the CUDA kernels' grid arithmetic are `int`.
+//    The CPU kernels (csrc/core/cpu) index with int64 throughout and would only
+//    need the byte size to fit; the same rule applies to them anyway, so whether
+//    a shape is valid never depends on the device, and products of a few
+//    dimensions in the kernels' index arithmetic stay far from int64's range.
+//  - the element count and the byte size fit in int64 (overflow-checked: a
+//    wrapped count would let a huge shape pass as a small one);
+//  - a non-empty tensor has a data pointer, and its bytes do not run past the
+//    end of the address space. (Whether the producer really owns them cannot be
+//    checked: a DLPack capsule is trusted to describe memory it owns.)
+// Strides never widen the accessed range: only contiguous layouts are accepted
+// (check_contiguous), where the kernels address element i at data + i, and the
+// strides of size-1 dimensions, which are ignored, never enter an address.
+void check_extent(const TensorView& t) {
+  for (size_t i = 0; i < t.shape.size(); ++i) {
+    if (t.shape[i] > kMaxDim) {
+      value_error(t.name + ": dimension " + std::to_string(i) + " of shape " +
+                  shape_string(t.shape) + " is " + std::to_string(t.shape[i]) +
+                  "; each dimension may be at most " + std::to_string(kMaxDim) + " (int32)");
+    }
+  }
+  const std::optional<int64_t> bytes = checked_nbytes(t.shape, t.dtype);
+  if (!bytes) {
+    value_error(t.name + ": shape " + shape_string(t.shape) + " of " + dtype_name(t.dtype) +
+                " elements holds more than " + std::to_string(kMaxBytes) +
+                " bytes (the element count or byte size overflows int64)");
+  }
+  if (*bytes == 0) return;
+  if (t.data == nullptr) {
+    value_error(t.name + ": its data pointer is NULL, but its shape " + shape_string(t.shape) +
+                " is not empty; a non-empty tensor needs memory");
+  }
+  if (reinterpret_cast<uintptr_t>(t.data) > UINTPTR_MAX - static_cast<uintptr_t>(*bytes)) {
+    value_error(t.name + ": its " + std::to_string(*bytes) +
+                " bytes would run past the end of the address space from data pointer " +
+                pointer_string(t.data));
+  }
+}
+
 void check_rank(const TensorView& t, size_t rank, const char* dims) {
   if (t.shape.size() != rank) {
     value_error(t.name + ": expected " + std::to_string(rank) + " dimensions " + dims + ", got " +
@@ -27,6 +74,7 @@ void check_rank(const TensorView& t, size_t rank, const char* dims) {
   for (int64_t d : t.shape) {
     if (d < 0) value_error(t.name + ": has a negative dimension in shape " + shape_string(t.shape));
   }
+  check_extent(t);
 }
 
 // A device this build and machine can run on: CPU, or a visible CUDA device of a CUDA build.
@@ -127,10 +175,34 @@ bool overlaps(const TensorView& a, const TensorView& b) {
 
 }  // namespace
 
-int64_t numel(const std::vector<int64_t>& shape) {
+std::optional<int64_t> checked_numel(const std::vector<int64_t>& shape) {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  bool overflow = false;
+  for (int64_t d : shape) {
+    if (d < 0) return std::nullopt;
+    if (d == 0) return 0;  // empty, however large the other dimensions are
+    overflow = overflow || __builtin_mul_overflow(n, d, &n);
+  }
+  if (overflow) return std::nullopt;
   return n;
+}
+
+std::optional<int64_t> checked_nbytes(const std::vector<int64_t>& shape, DType dtype) {
+  const std::optional<int64_t> n = checked_numel(shape);
+  int64_t bytes = 0;
+  if (!n || __builtin_mul_overflow(*n, static_cast<int64_t>(dtype_size(dtype)), &bytes)) {
+    return std::nullopt;
+  }
+  return bytes;
+}
+
+int64_t numel(const std::vector<int64_t>& shape) {
+  const std::optional<int64_t> n = checked_numel(shape);
+  if (!n) {
+    value_error("shape " + shape_string(shape) + ": the element count overflows int64 or a "
+                "dimension is negative");
+  }
+  return *n;
 }
 
 size_t dtype_size(DType dtype) { return dtype == DType::kFloat32 ? 4 : 2; }
@@ -195,6 +267,7 @@ void check_output(const TensorView& out, const std::vector<int64_t>& shape,
     value_error(out.name + ": expected shape " + shape_string(shape) + ", got " +
                 shape_string(out.shape));
   }
+  check_extent(out);
   check_contiguous(out, /*is_output=*/true);
   if (out.read_only) {
     value_error(out.name + ": is read-only; pass a writable output buffer");

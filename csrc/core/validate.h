@@ -32,6 +32,16 @@ struct GemmShape {
 // this keeps them within the 48 KiB every device grants without opting in.
 constexpr int64_t kCudaMaxHeadDim = 4096;
 
+// The largest dimension any tensor may have (int32, the kernels' index type;
+// see check_extent in validate.cc), and the most bytes a tensor may span.
+constexpr int64_t kMaxDim = INT32_MAX;
+constexpr int64_t kMaxBytes = INT64_MAX;
+
+// Element count and byte size, or nullopt when a dimension is negative or the
+// product overflows int64.
+std::optional<int64_t> checked_numel(const std::vector<int64_t>& shape);
+std::optional<int64_t> checked_nbytes(const std::vector<int64_t>& shape, DType dtype);
+// The element count of a validated shape; throws ArgumentError on overflow.
 int64_t numel(const std::vector<int64_t>& shape);
 size_t dtype_size(DType dtype);
 

@@ -1,5 +1,7 @@
 #include "dlpack_import.h"
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -13,9 +15,16 @@ namespace {
 
 constexpr const char* kLegacyName = "dltensor";
 constexpr const char* kVersionedName = "dltensor_versioned";
+// The most dimensions an imported tensor may have (NumPy's limit); the ops take
+// 2 or 4, and a capsule with more is refused before its shape is read.
+constexpr int32_t kMaxNdim = 64;
 
 [[noreturn]] void type_error(const std::string& message) {
   throw ArgumentError(ErrorKind::kTypeError, message);
+}
+
+[[noreturn]] void value_error(const std::string& message) {
+  throw ArgumentError(ErrorKind::kValueError, message);
 }
 
 std::string dl_dtype_name(const DLDataType& t) {
@@ -84,6 +93,43 @@ ImportedTensor::~ImportedTensor() {
 
 namespace {
 
+constexpr const char* kAccepted =
+    "infercore accepts DLPack arrays of float32 (CPU and CUDA), float16 and bfloat16 (CUDA)";
+
+// An error the producer raised (in __dlpack__, __dlpack_device__ or the
+// exporter; NumPy raises BufferError for dtypes DLPack cannot carry) becomes a
+// TypeError naming the argument, chained to the original (its __cause__).
+// Interrupts and MemoryError pass through unchanged.
+[[noreturn]] void producer_error(py::error_already_set& e, const char* name, const char* call) {
+  if (!e.matches(PyExc_Exception) || e.matches(PyExc_MemoryError)) throw;
+  const std::string what = py::str(e.value());
+  const std::string type = py::str(e.type().attr("__name__"));
+  e.restore();
+  py::raise_from(PyExc_TypeError, (std::string(name) + ": " + call + " failed (" + type +
+                                   (what.empty() ? "" : ": " + what) + "); " + kAccepted)
+                                      .c_str());
+  throw py::error_already_set();
+}
+
+// The producer's (device_type, device_id), or nullopt when its __dlpack_device__()
+// returns something else (then its __dlpack__ decides what happens).
+std::optional<int> device_type(py::handle obj, const char* name) {
+  try {
+    const py::object device = obj.attr("__dlpack_device__")();
+    if (!py::isinstance<py::tuple>(device) || py::len(device) != 2) return std::nullopt;
+    const py::object type = py::reinterpret_borrow<py::tuple>(device)[0];
+    if (!PyLong_Check(type.ptr())) return std::nullopt;
+    const long value = PyLong_AsLong(type.ptr());
+    if (value == -1 && PyErr_Occurred()) {
+      PyErr_Clear();
+      return std::nullopt;
+    }
+    return static_cast<int>(value);
+  } catch (py::error_already_set& e) {
+    producer_error(e, name, "__dlpack_device__()");
+  }
+}
+
 // The producer's capsule through the DLPack protocol.
 py::object protocol_capsule(py::handle obj, const char* name, uintptr_t stream) {
   if (!py::hasattr(obj, "__dlpack__") || !py::hasattr(obj, "__dlpack_device__")) {
@@ -91,21 +137,33 @@ py::object protocol_capsule(py::handle obj, const char* name, uintptr_t stream) 
                ": expected an object supporting DLPack such as a NumPy array or torch tensor, "
                "got " + Py_TYPE(obj.ptr())->tp_name);
   }
-  const py::tuple device = obj.attr("__dlpack_device__")();
   // The array API's stream argument: CUDA producers order their pending work
   // before `stream` (1 names the legacy default stream, 0 is not allowed);
   // everyone else must get None.
   py::object stream_arg = py::none();
-  if (device.size() == 2 && device[0].cast<int>() == kDLCUDA) {
+  if (device_type(obj, name) == kDLCUDA) {
     stream_arg = py::int_(stream == 0 ? uintptr_t{1} : stream);
   }
   try {
-    // Versioned capsules carry a read-only flag, which lets e.g. read-only NumPy arrays through.
-    return obj.attr("__dlpack__")(py::arg("stream") = stream_arg,
-                                  py::arg("max_version") = py::make_tuple(1, 0));
+    try {
+      // Versioned capsules carry a read-only flag, which lets e.g. read-only NumPy arrays
+      // through.
+      return obj.attr("__dlpack__")(py::arg("stream") = stream_arg,
+                                    py::arg("max_version") = py::make_tuple(1, 0));
+    } catch (py::error_already_set& e) {
+      if (!e.matches(PyExc_TypeError)) throw;  // producers predating DLPack 1.0 reject max_version
+      return obj.attr("__dlpack__")(py::arg("stream") = stream_arg);
+    }
   } catch (py::error_already_set& e) {
-    if (!e.matches(PyExc_TypeError)) throw;  // producers predating DLPack 1.0 reject max_version
-    return obj.attr("__dlpack__")(py::arg("stream") = stream_arg);
+    producer_error(e, name, "__dlpack__()");
+  }
+}
+
+py::object exporter_capsule(py::handle exporter, py::handle obj, const char* name) {
+  try {
+    return exporter(obj);
+  } catch (py::error_already_set& e) {
+    producer_error(e, name, "the DLPack export");
   }
 }
 
@@ -114,7 +172,8 @@ py::object protocol_capsule(py::handle obj, const char* name, uintptr_t stream) 
 ImportedTensor import_tensor(py::handle obj, const char* name, uintptr_t stream,
                              py::handle exporter) {
   const py::object capsule =
-      exporter.is_none() ? protocol_capsule(obj, name, stream) : exporter(obj);
+      exporter.is_none() ? protocol_capsule(obj, name, stream)
+                         : exporter_capsule(exporter, obj, name);
 
   ImportedTensor result;
   const DLTensor* t = nullptr;
@@ -146,12 +205,29 @@ ImportedTensor import_tensor(py::handle obj, const char* name, uintptr_t stream,
   view.name = name;
   view.device = to_device(t->device, name);
   view.dtype = to_dtype(t->dtype, name);
-  if (t->ndim < 0 || (t->ndim > 0 && t->shape == nullptr)) {
-    type_error(std::string(name) + ": the DLPack tensor has an invalid shape");
+  // ndim is checked before the shape is read: a wild value must not make us
+  // read past the producer's shape array.
+  if (t->ndim < 0 || t->ndim > kMaxNdim) {
+    value_error(std::string(name) + ": the DLPack tensor has ndim " + std::to_string(t->ndim) +
+                "; expected 0 to " + std::to_string(kMaxNdim) + " dimensions");
+  }
+  if (t->ndim > 0 && t->shape == nullptr) {
+    value_error(std::string(name) + ": the DLPack tensor has " + std::to_string(t->ndim) +
+                " dimensions but a NULL shape pointer");
   }
   view.shape.assign(t->shape, t->shape + t->ndim);
   if (t->strides != nullptr) view.strides.assign(t->strides, t->strides + t->ndim);
-  view.data = static_cast<char*>(t->data) + t->byte_offset;
+  // data + byte_offset in integers: pointer arithmetic that wraps is undefined.
+  const auto data = reinterpret_cast<uintptr_t>(t->data);
+  if (t->byte_offset != 0 && data == 0) {
+    value_error(std::string(name) + ": the DLPack tensor has byte_offset " +
+                std::to_string(t->byte_offset) + " from a NULL data pointer");
+  }
+  if (t->byte_offset > UINTPTR_MAX - data) {
+    value_error(std::string(name) + ": the DLPack tensor's byte_offset " +
+                std::to_string(t->byte_offset) + " runs past the end of the address space");
+  }
+  view.data = reinterpret_cast<void*>(data + static_cast<uintptr_t>(t->byte_offset));
   return result;
 }
 
