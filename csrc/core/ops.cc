@@ -1,7 +1,6 @@
 #include "infercore/ops.h"
 
 #include <string>
-#include <utility>
 
 #include "infercore/build_info.h"
 #include "infercore/errors.h"
@@ -69,23 +68,26 @@ Dispatch gemm(const TensorView& a, const TensorView& b, const TensorView& out, v
 std::string attention_backend(int device, DType dtype, int64_t headdim, bool causal,
                               int64_t seqlen_q, int64_t seqlen_k, int64_t nheads,
                               int64_t nheads_kv, int64_t batch) {
-  if (headdim <= 0 || seqlen_q <= 0 || seqlen_k < 0 || nheads <= 0 || nheads_kv <= 0 ||
-      nheads % nheads_kv != 0 || batch <= 0) {
-    throw ArgumentError(ErrorKind::kValueError,
-                        "attention_backend: expected batch, headdim, seqlen_q, nheads, "
-                        "nheads_kv > 0, seqlen_k >= 0 and nheads divisible by nheads_kv");
-  }
-  // The same int32 limit as for the dimensions of attention()'s tensors.
-  const std::pair<const char*, int64_t> dims[] = {
-      {"batch", batch},   {"seqlen_q", seqlen_q},   {"seqlen_k", seqlen_k},
-      {"nheads", nheads}, {"nheads_kv", nheads_kv}, {"headdim", headdim}};
-  for (const auto& [name, value] : dims) {
-    if (value > detail::kMaxDim) {
+  // Each parameter named in its error, with the same int32 limit as the
+  // dimensions of attention()'s tensors.
+  const struct {
+    const char* name;
+    int64_t value;
+    int64_t min;
+  } params[] = {{"batch", batch, 1},   {"headdim", headdim, 1}, {"seqlen_q", seqlen_q, 1},
+                {"seqlen_k", seqlen_k, 0}, {"nheads", nheads, 1}, {"nheads_kv", nheads_kv, 1}};
+  for (const auto& p : params) {
+    if (p.value < p.min || p.value > detail::kMaxDim) {
       throw ArgumentError(ErrorKind::kValueError,
-                          std::string(name) + ": expected at most " +
+                          std::string(p.name) + ": expected " + std::to_string(p.min) + " to " +
                               std::to_string(detail::kMaxDim) + " (int32), got " +
-                              std::to_string(value));
+                              std::to_string(p.value));
     }
+  }
+  if (nheads % nheads_kv != 0) {
+    throw ArgumentError(ErrorKind::kValueError,
+                        "nheads_kv: expected a divisor of nheads = " + std::to_string(nheads) +
+                            ", got " + std::to_string(nheads_kv));
   }
   const detail::AttentionShape s{batch, seqlen_q, seqlen_k, nheads, nheads_kv, headdim};
   return cuda::attention_backend(s, dtype, device, causal);

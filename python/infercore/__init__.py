@@ -11,6 +11,9 @@ variables are read once, at the first CPU op.
 
 from __future__ import annotations
 
+import math
+import numbers
+import sys
 from typing import Any, TypeVar
 
 from infercore import _arrays, _core
@@ -20,6 +23,63 @@ __version__: str = _core.__version__
 __all__ = ["__version__", "attention", "attention_backend", "build_info", "gemm"]
 
 ArrayT = TypeVar("ArrayT")
+
+ATTENTION_BACKENDS = ("auto", "reference", "fa2", "fmha-sm90", "fa3", "fa4")
+GEMM_BACKENDS = ("auto", "reference", "cutlass-sm90")
+DTYPES = ("bfloat16", "bf16", "float16", "fp16", "float32", "fp32")
+_INT32_MAX = 2**31 - 1
+
+
+def _names(names: tuple[str, ...]) -> str:
+    return ", ".join(repr(n) for n in names)
+
+
+def _type_name(value: Any) -> str:
+    return type(value).__name__
+
+
+def _is_bool(value: Any) -> bool:
+    numpy = sys.modules.get("numpy")
+    return isinstance(value, bool) or (numpy is not None and isinstance(value, numpy.bool_))
+
+
+def _check_bool(name: str, value: Any) -> bool:
+    if not _is_bool(value):
+        raise TypeError(f"{name}: expected a bool (True or False), got {_type_name(value)}")
+    return bool(value)
+
+
+def _check_scale(scale: Any) -> float | None:
+    if scale is None:
+        return None
+    if _is_bool(scale) or not isinstance(scale, numbers.Real):
+        raise TypeError(f"scale: expected a number or None, got {_type_name(scale)}")
+    try:
+        value = float(scale)
+    except OverflowError:
+        value = math.inf
+    if not math.isfinite(value):
+        raise ValueError(f"scale: expected a finite number, got {scale!r}")
+    return value
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str):
+        raise TypeError(
+            f"{name}: expected a str, one of {_names(choices)}, got {_type_name(value)}"
+        )
+    if value not in choices:
+        raise ValueError(f"{name}: expected one of {_names(choices)}, got {value!r}")
+    return str(value)
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if _is_bool(value) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an int, got {_type_name(value)}")
+    number = int(value)
+    if not minimum <= number <= _INT32_MAX:
+        raise ValueError(f"{name}: expected an int from {minimum} to {_INT32_MAX}, got {number}")
+    return number
 
 
 def attention(
@@ -63,18 +123,12 @@ def attention(
             dtype or causal flag this build did not compile for the GPU (the message lists
             what the build contains; build_info()["kernels"] too).
     """
+    causal = _check_bool("causal", causal)
+    scale = _check_scale(scale)
+    backend = _check_choice("backend", backend, ATTENTION_BACKENDS)
     with _arrays.cuda_call(q, k, v, out) as call:
         return _core.attention(
-            q,
-            k,
-            v,
-            bool(causal),
-            scale,
-            out,
-            call.stream,
-            _arrays.empty,
-            str(backend),
-            call.exporter,
+            q, k, v, causal, scale, out, call.stream, _arrays.empty, backend, call.exporter
         )
 
 
@@ -99,16 +153,25 @@ def attention_backend(
     ValueError for a combination the build has no kernel for (the message lists what it
     has), RuntimeError without a CUDA device.
     """
+    if not isinstance(dtype, str):
+        dtype = str(dtype)  # a torch.dtype
+        if not dtype.startswith("torch."):
+            raise TypeError(
+                f"dtype: expected a str, one of {_names(DTYPES)}, or a torch.dtype, got {dtype!r}"
+            )
+    dtype = _check_choice("dtype", dtype.removeprefix("torch."), DTYPES)
+    seqlen_q = _check_int("seqlen_q", seqlen_q, 1)
+    nheads = _check_int("nheads", nheads, 1)
     return _core.attention_backend(
         _arrays.device_index(device),
-        str(dtype).removeprefix("torch."),
-        int(headdim),
-        bool(causal),
-        int(seqlen_q),
-        int(seqlen_q if seqlen_k is None else seqlen_k),
-        int(nheads),
-        int(nheads if nheads_kv is None else nheads_kv),
-        int(batch),
+        dtype,
+        _check_int("headdim", headdim, 1),
+        _check_bool("causal", causal),
+        seqlen_q,
+        seqlen_q if seqlen_k is None else _check_int("seqlen_k", seqlen_k, 0),
+        nheads,
+        nheads if nheads_kv is None else _check_int("nheads_kv", nheads_kv, 1),
+        _check_int("batch", batch, 1),
     )
 
 
@@ -120,8 +183,9 @@ def gemm(a: ArrayT, b: Any, *, out: ArrayT | None = None, backend: str = "auto")
     ("cutlass-sm90") for bfloat16 on sm_90 when compiled and the shape allows it (K and N
     multiples of 8), else the "reference" kernel. Errors are reported as for :func:`attention`.
     """
+    backend = _check_choice("backend", backend, GEMM_BACKENDS)
     with _arrays.cuda_call(a, b, out) as call:
-        return _core.gemm(a, b, out, call.stream, _arrays.empty, str(backend), call.exporter)
+        return _core.gemm(a, b, out, call.stream, _arrays.empty, backend, call.exporter)
 
 
 def build_info() -> dict[str, Any]:

@@ -7,6 +7,7 @@ already imported, so sys.modules tells which one an array belongs to at no cost.
 from __future__ import annotations
 
 import contextlib
+import numbers
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
@@ -90,11 +91,22 @@ def _torch_fast_path(torch: Any, x: Any, others: tuple[Any, ...]) -> bool:
 
 def device_index(device: Any) -> int:
     """A CUDA device index from an int, "cuda", "cuda:N" or a torch.device."""
-    if isinstance(device, int) and not isinstance(device, bool):
-        return device
+    expected = "expected an index from 0 to 2147483647, 'cuda', 'cuda:N' or a torch.device"
+    numpy = sys.modules.get("numpy")
+    if isinstance(device, bool) or (numpy is not None and isinstance(device, numpy.bool_)):
+        raise TypeError(f"device: {expected}, got {type(device).__name__}")
+    if isinstance(device, numbers.Integral):
+        if not 0 <= int(device) < 2**31:
+            raise ValueError(f"device: {expected}, got {int(device)}")
+        return int(device)
+    torch = sys.modules.get("torch")
+    if not isinstance(device, str) and not (torch is not None and isinstance(device, torch.device)):
+        raise TypeError(f"device: {expected}, got {type(device).__name__}")
     text = str(device)
     if text == "cuda":
         return 0
-    if text.startswith("cuda:") and text[5:].isdigit():
-        return int(text[5:])
-    raise ValueError(f"device: expected an index, 'cuda:N' or a torch.device, got {device!r}")
+    if text.startswith("cuda:") and text[5:].isdigit() and text[5:].isascii():
+        index = int(text[5:])
+        if index < 2**31:
+            return index
+    raise ValueError(f"device: {expected}, got {device!r}")

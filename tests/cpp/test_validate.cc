@@ -12,6 +12,7 @@
 #include "infercore/errors.h"
 #include "infercore/ops.h"
 #include "tensors.h"
+#include "validate.h"
 
 namespace infercore {
 namespace {
@@ -157,6 +158,86 @@ TEST(ValidateGemm, RankAndNegativeDimensions) {
   bv.shape = {7, -9};
   expect_error([&] { gemm(a.view("a"), bv, out.view("out")); }, ErrorKind::kValueError,
                {"b: has a negative dimension"});
+}
+
+
+TEST(ValidateExtent, ElementCountOverflow) {
+  // Every dimension within int32, but the product overflows int64: it must not wrap.
+  AttentionArgs a;
+  a.qv.shape = {2147483647, 2147483647, 2147483647, 4};
+  expect_error([&] { a.run(); }, ErrorKind::kValueError,
+               {"q: shape (2147483647, 2147483647, 2147483647, 4) of float32 elements holds "
+                "more than 9223372036854775807 bytes"});
+  // The element count fits, the byte size does not.
+  Tensor x({4, 7}), b({7, 9}), out({4, 9});
+  TensorView av = x.view("a");
+  av.shape = {2147483647, 2147483647};
+  expect_error([&] { gemm(av, b.view("b"), out.view("out")); }, ErrorKind::kValueError,
+               {"a: shape (2147483647, 2147483647)"});
+  EXPECT_FALSE(detail::checked_nbytes({int64_t{1} << 31, int64_t{1} << 31, 2}, DType::kFloat32));
+  EXPECT_FALSE(detail::checked_numel({int64_t{1} << 32, int64_t{1} << 32}));
+  EXPECT_EQ(detail::checked_numel({int64_t{1} << 40, int64_t{1} << 40, 0}), 0);
+  EXPECT_EQ(detail::checked_nbytes({3, 5}, DType::kBFloat16), 30);
+}
+
+TEST(ValidateExtent, DimensionsFitInt32) {
+  AttentionArgs a;
+  a.qv.shape = {2, 8, int64_t{1} << 62, 16};  // a head count near 2^62
+  expect_error([&] { a.run(); }, ErrorKind::kValueError,
+               {"q: dimension 2 of shape (2, 8, 4611686018427387904, 16) is 4611686018427387904",
+                "at most 2147483647 (int32)"});
+  AttentionArgs k;
+  k.kv.shape = {2, int64_t{1} << 31, 2, 16};
+  expect_error([&] { k.run(); }, ErrorKind::kValueError, {"k: dimension 1", "(int32)"});
+  // Even an empty tensor may not have an out-of-range dimension.
+  Tensor b({7, 9}), out({0, 9});
+  TensorView av = b.view("a");
+  av.shape = {0, int64_t{1} << 40};
+  expect_error([&] { gemm(av, b.view("b"), out.view("out")); }, ErrorKind::kValueError,
+               {"a: dimension 1 of shape (0, 1099511627776)"});
+  expect_error(
+      [&] { attention_backend(0, DType::kBFloat16, 128, false, 1, 1, int64_t{1} << 62, 1, 1); },
+      ErrorKind::kValueError, {"nheads: expected 1 to 2147483647 (int32), got 4611686018427387904"});
+  expect_error([&] { attention_backend(0, DType::kBFloat16, 128, false, 1, 1, 32, 3, 1); },
+               ErrorKind::kValueError, {"nheads_kv: expected a divisor of nheads = 32, got 3"});
+  expect_error([&] { attention_backend(0, DType::kBFloat16, 128, false, 1, -1, 32, 8, 1); },
+               ErrorKind::kValueError, {"seqlen_k: expected 0 to 2147483647 (int32), got -1"});
+}
+
+TEST(ValidateExtent, NullDataPointer) {
+  AttentionArgs a;
+  a.vv.data = nullptr;
+  expect_error([&] { a.run(); }, ErrorKind::kValueError,
+               {"v: its data pointer is NULL, but its shape (2, 12, 2, 16) is not empty"});
+  AttentionArgs o;
+  o.ov.data = nullptr;
+  expect_error([&] { o.run(); }, ErrorKind::kValueError, {"out: its data pointer is NULL"});
+  // An empty tensor needs no memory.
+  Tensor b({0, 9}), out({0, 9});
+  TensorView av = b.view("a"), bv = b.view("b"), ov = out.view("out");
+  av.shape = {0, 0};
+  bv.shape = {0, 9};
+  av.data = bv.data = ov.data = nullptr;
+  EXPECT_NO_THROW(gemm(av, bv, ov));
+}
+
+TEST(ValidateExtent, AddressRangeMustNotWrap) {
+  AttentionArgs a;
+  a.qv.data = reinterpret_cast<void*>(UINTPTR_MAX - 63);  // aligned, but 4 KiB do not fit above
+  expect_error([&] { a.run(); }, ErrorKind::kValueError,
+               {"q: its 4096 bytes would run past the end of the address space"});
+}
+
+TEST(ValidateExtent, StridesOfSizeOneDimensionsAreIgnored) {
+  // Any stride of a size-1 dimension is accepted; the kernels never use it.
+  Tensor a({1, 8}), b({8, 3}), out({1, 3});
+  TensorView av = a.view("a");
+  av.strides = {std::numeric_limits<int64_t>::min(), 1};
+  EXPECT_NO_THROW(gemm(av, b.view("b"), out.view("out")));
+  TensorView bv = b.view("b");
+  bv.strides = {3, -1};
+  expect_error([&] { gemm(a.view("a"), bv, out.view("out")); }, ErrorKind::kValueError,
+               {"b: expected a contiguous (row-major) tensor, got strides (3, -1)"});
 }
 
 }  // namespace

@@ -122,11 +122,18 @@ def test_inputs_are_not_modified():
         np.testing.assert_array_equal(x, c)
 
 
-@pytest.mark.parametrize("causal", [0, 1, "", "yes", None])
-def test_causal_is_coerced_to_bool(causal):
+@pytest.mark.parametrize("causal", [True, False, np.bool_(True), np.bool_(False)])
+def test_causal_takes_bools(causal):
     q, k, v = random_qkv(16, 1, 9, 9, 1, 1, 8)
     out = infercore.attention(q, k, v, causal=causal)
     assert rel_err(out, reference_attention(q, k, v, causal=bool(causal))) < 1e-5
+
+
+@pytest.mark.parametrize("causal", [0, 1, "", "yes", "False", None, 1.0])
+def test_causal_must_be_a_bool(causal):
+    q, k, v = random_qkv(16, 1, 9, 9, 1, 1, 8)
+    with pytest.raises(TypeError, match=r"^causal: expected a bool \(True or False\), got "):
+        infercore.attention(q, k, v, causal=causal)
 
 
 @pytest.mark.parametrize("shape", [(0, 5, 2, 8), (2, 0, 2, 8)], ids=["batch0", "seqlen_q0"])
