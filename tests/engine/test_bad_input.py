@@ -273,3 +273,94 @@ def test_misaligned_data():
         ValueError, match=r"^a: its data pointer is not aligned to its 4-byte float32 elements"
     ):
         infercore.gemm(a, randn(3, 2))
+
+
+@pytest.mark.parametrize(
+    "dtype", [object, "U3", "S2", "datetime64[s]", "timedelta64[ms]", np.longdouble]
+)
+def test_dtypes_dlpack_cannot_carry(dtype):
+    a = np.zeros((2, 2), dtype)
+    with pytest.raises(TypeError, match=r"^a: __dlpack__\(\) failed \(BufferError: ") as e:
+        infercore.gemm(a, randn(2, 2))
+    assert "infercore accepts DLPack arrays of float32 (CPU and CUDA)" in str(e.value)
+    assert isinstance(e.value.__cause__, BufferError)
+
+
+@pytest.mark.parametrize(
+    ("scale", "error", "message"),
+    [
+        (True, TypeError, r"^scale: expected a number or None, got bool"),
+        (np.bool_(False), TypeError, r"^scale: expected a number or None, got bool"),
+        (1j, TypeError, r"^scale: expected a number or None, got complex"),
+        (10**400, ValueError, r"^scale: expected a finite number"),
+        (np.float64("nan"), ValueError, r"^scale: expected a finite number, got "),
+    ],
+)
+def test_scale_type_and_value(scale, error, message):
+    with pytest.raises(error, match=message):
+        infercore.attention(*qkv(), scale=scale)
+
+
+@pytest.mark.parametrize("scale", [1, np.float32(0.125), np.float64(0.5), np.int64(2)])
+def test_scale_takes_real_numbers(scale):
+    assert infercore.attention(*qkv(), scale=scale).shape == (2, 16, 8, 64)
+
+
+@pytest.mark.parametrize(
+    ("call", "value", "error", "message"),
+    [
+        (
+            "attention",
+            3,
+            TypeError,
+            r"^backend: expected a str, one of 'auto', 'reference', "
+            r"'fa2', 'fmha-sm90', 'fa3', 'fa4', got int",
+        ),
+        ("attention", "fast", ValueError, r"^backend: expected one of 'auto', .*, got 'fast'"),
+        ("attention", None, TypeError, r"^backend: expected a str"),
+        (
+            "gemm",
+            b"auto",
+            TypeError,
+            r"^backend: expected a str, one of 'auto', 'reference', "
+            r"'cutlass-sm90', got bytes",
+        ),
+        (
+            "gemm",
+            "fa2",
+            ValueError,
+            r"^backend: expected one of 'auto', 'reference', "
+            r"'cutlass-sm90', got 'fa2'",
+        ),
+    ],
+)
+def test_backend_must_be_a_known_name(call, value, error, message):
+    args = qkv() if call == "attention" else (randn(2, 3), randn(3, 2))
+    with pytest.raises(error, match=message):
+        getattr(infercore, call)(*args, backend=value)
+
+
+def test_cuda_backend_names_on_cpu_tensors_keep_their_message():
+    with pytest.raises(ValueError, match=r"^backend: CPU tensors run the reference implementation"):
+        infercore.attention(*qkv(), backend="fa2")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"causal": "False"}, TypeError, r"^causal: expected a bool"),
+        ({"headdim": 2**62}, ValueError, r"^headdim: expected an int from 1 to 2147483647"),
+        ({"nheads": 128.0}, TypeError, r"^nheads: expected an int, got float"),
+        ({"batch": True}, TypeError, r"^batch: expected an int, got bool"),
+        ({"seqlen_k": -1}, ValueError, r"^seqlen_k: expected an int from 0"),
+        ({"nheads_kv": 0}, ValueError, r"^nheads_kv: expected an int from 1"),
+        ({"dtype": 3}, TypeError, r"^dtype: expected a str, one of 'bfloat16'"),
+        ({"dtype": "float64"}, ValueError, r"^dtype: expected one of 'bfloat16'"),
+        ({"device": 2**70}, ValueError, r"^device: expected an index from 0 to 2147483647"),
+        ({"device": 1.5}, TypeError, r"^device: expected an index"),
+        ({"device": "cpu"}, ValueError, r"^device: expected an index"),
+    ],
+)
+def test_attention_backend_keywords(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        infercore.attention_backend(**kwargs)

@@ -289,3 +289,95 @@ def test_output_is_allocated_only_for_valid_inputs(monkeypatch):
     assert calls == []
     assert infercore.gemm(randn(3, 2), randn(2, 4)).shape == (3, 4)
     assert calls == [(3, 4)]
+
+
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [
+        (
+            (2**62, 2),
+            r"^a: dimension 0 of shape \(4611686018427387904, 2\) is 4611686018427387904; "
+            r"each dimension may be at most 2147483647 \(int32\)",
+        ),
+        ((2**31, 0), r"^a: dimension 0 of shape \(2147483648, 0\)"),
+        ((-3, 2), r"^a: has a negative dimension in shape \(-3, 2\)"),
+    ],
+)
+def test_shapes_beyond_the_limits(shape, message):
+    pa = Producer(randn(2, 2), shape=shape, strides=None)
+    with pytest.raises(ValueError, match=message):
+        infercore.gemm(pa, randn(2, 2))
+    assert pa.deleted == 1
+
+
+def test_element_count_overflow_is_not_wrapped():
+    # (2^31 - 1)^4 elements: every dimension fits int32, the product overflows int64.
+    d = 2**31 - 1
+    q = Producer(randn(1, 1, 1, 1), shape=(d, d, d, d), strides=None)
+    with pytest.raises(ValueError, match=r"^q: shape .* holds more than 9223372036854775807 bytes"):
+        infercore.attention(q, randn(1, 1, 1, 1), randn(1, 1, 1, 1))
+
+
+class Raising:
+    """A producer whose __dlpack__ (or __dlpack_device__) raises `error`."""
+
+    def __init__(self, error, where="__dlpack__"):
+        self.error, self.where = error, where
+
+    def __dlpack_device__(self):
+        if self.where == "__dlpack_device__":
+            raise self.error
+        return (KDLCPU, 0)
+
+    def __dlpack__(self, **kwargs):
+        raise self.error
+
+
+@pytest.mark.parametrize("where", ["__dlpack__", "__dlpack_device__"])
+@pytest.mark.parametrize("error", [BufferError("no export"), RuntimeError("boom"), KeyError(3)])
+def test_producer_errors_name_the_argument(where, error):
+    with pytest.raises(TypeError, match=rf"^b: {where}\(\) failed \({type(error).__name__}: ") as e:
+        infercore.gemm(randn(2, 2), Raising(error, where))
+    assert "infercore accepts DLPack arrays of float32" in str(e.value)
+    assert e.value.__cause__ is error
+
+
+@pytest.mark.parametrize("returned", [None, 3, "capsule", object()])
+def test_dlpack_returning_a_non_capsule(returned):
+    class Junk:
+        def __dlpack_device__(self):
+            return (KDLCPU, 0)
+
+        def __dlpack__(self, **kwargs):
+            return returned
+
+    with pytest.raises(TypeError, match=r"^k: __dlpack__\(\) returned a .*, not an unused DLPack"):
+        infercore.attention(randn(1, 2, 1, 4), Junk(), randn(1, 2, 1, 4))
+
+
+def test_a_used_capsule_is_refused():
+    pa = Producer(randn(2, 2))
+    capsule = pa.__dlpack__(max_version=(1, 0))
+    infercore.gemm(
+        type(
+            "Once",
+            (),
+            {
+                "__dlpack__": lambda self, **kw: capsule,
+                "__dlpack_device__": lambda self: (KDLCPU, 0),
+            },
+        )(),
+        randn(2, 2),
+    )
+    with pytest.raises(TypeError, match=r"^a: __dlpack__\(\) returned a PyCapsule, not an unused"):
+        infercore.gemm(
+            type(
+                "Again",
+                (),
+                {
+                    "__dlpack__": lambda self, **kw: capsule,
+                    "__dlpack_device__": lambda self: (KDLCPU, 0),
+                },
+            )(),
+            randn(2, 2),
+        )
