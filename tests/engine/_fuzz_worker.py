@@ -200,7 +200,10 @@ def decode(v):
     raise ValueError(f"unknown tag {tag}")
 
 
-KEEP_ALIVE = ctypes.c_int64(0)
+# What a ["capsule", name] value points to: zeros as large as either managed tensor, so a
+# capsule with a valid name describes an (unsupported, dtype code 0) tensor with no deleter
+# rather than whatever memory follows.
+KEEP_ALIVE = (ctypes.c_char * max(ctypes.sizeof(DLManagedTensorVersioned), 256))()
 
 
 def array(spec):

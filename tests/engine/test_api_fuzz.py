@@ -33,6 +33,9 @@ WORKER = Path(__file__).with_name("_fuzz_worker.py")
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 CASE_TIMEOUT_S = 30
+# INFERCORE_FUZZ_SCALE=10 runs ten times the cases (a soak run); the default keeps the
+# suite near 10 s.
+SCALE = max(1, int(os.environ.get("INFERCORE_FUZZ_SCALE", "1")))
 
 ATTENTION_NAMES = ("q", "k", "v", "out", "causal", "scale", "backend")
 GEMM_NAMES = ("a", "b", "out", "backend")
@@ -149,6 +152,9 @@ def tagged_values():
                 ["type", "int"],
                 ["type", "ndarray"],
                 ["capsule", "dltensor"],
+                ["capsule", "dltensor_versioned"],
+                ["capsule", "used_dltensor"],
+                ["capsule", "something_else"],
                 ["npbool", True],
                 ["npbool", False],
             ]
@@ -384,7 +390,7 @@ COMMON = settings(
 )
 
 
-@settings(COMMON, max_examples=400)
+@settings(COMMON, max_examples=400 * SCALE)
 @given(
     q=array_arg("q", 4),
     k=array_arg("k", 4),
@@ -406,7 +412,7 @@ def test_attention_fuzz(worker, q, k, v, out, kwargs):
     check(worker, case, ATTENTION_NAMES)
 
 
-@settings(COMMON, max_examples=300)
+@settings(COMMON, max_examples=300 * SCALE)
 @given(
     a=array_arg("a", 2),
     b=array_arg("b", 2),
@@ -422,7 +428,7 @@ def test_gemm_fuzz(worker, a, b, out, kwargs):
     check(worker, case, GEMM_NAMES)
 
 
-@settings(COMMON, max_examples=250)
+@settings(COMMON, max_examples=250 * SCALE)
 @given(
     which=st.sampled_from(["a", "b", "out"]),
     spec=hostile_spec(2, layout_only=True),
@@ -438,7 +444,7 @@ def test_hostile_layout_fuzz(worker, which, spec):
     check(worker, case, GEMM_NAMES)
 
 
-@settings(COMMON, max_examples=150)
+@settings(COMMON, max_examples=150 * SCALE)
 @given(
     kwargs=st.fixed_dictionaries(
         {},
@@ -459,7 +465,7 @@ def test_attention_backend_fuzz(worker, kwargs):
     check(worker, {"op": "attention_backend", "kwargs": kwargs}, BACKEND_NAMES, allow_runtime=True)
 
 
-@settings(COMMON, max_examples=100)
+@settings(COMMON, max_examples=100 * SCALE)
 @given(
     name=st.sampled_from(["causal", "scale", "backend"]),
     value=tagged_values(),
