@@ -102,8 +102,12 @@ constexpr const char* kAccepted =
 // Interrupts and MemoryError pass through unchanged.
 [[noreturn]] void producer_error(py::error_already_set& e, const char* name, const char* call) {
   if (!e.matches(PyExc_Exception) || e.matches(PyExc_MemoryError)) throw;
-  const std::string what = py::str(e.value());
-  const std::string type = py::str(e.type().attr("__name__"));
+  std::string what, type = "exception";
+  try {
+    type = py::str(e.type().attr("__name__"));
+    what = py::str(e.value());
+  } catch (py::error_already_set&) {  // an exception whose str() raises: named by type only
+  }
   e.restore();
   py::raise_from(PyExc_TypeError, (std::string(name) + ": " + call + " failed (" + type +
                                    (what.empty() ? "" : ": " + what) + "); " + kAccepted)

@@ -118,8 +118,12 @@ def attention(
         device. CUDA tensors are processed on the caller's current torch/CuPy stream.
 
     Raises:
-        TypeError: an argument is not a DLPack array, or has the wrong dtype or device.
-        ValueError: shapes or layouts do not fit together; or a half-precision head dim,
+        TypeError: an argument is not a DLPack array (or its producer's __dlpack__ failed,
+            chained as __cause__), or has the wrong dtype or device; causal is not a bool,
+            scale not a real number or None, backend not a str.
+        ValueError: shapes or layouts do not fit together, a dimension exceeds int32 or the
+            byte size int64, a non-empty array has no data pointer; scale is not finite;
+            backend is not one of the names above; or a half-precision head dim,
             dtype or causal flag this build did not compile for the GPU (the message lists
             what the build contains; build_info()["kernels"] too).
     """

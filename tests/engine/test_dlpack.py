@@ -381,3 +381,13 @@ def test_a_used_capsule_is_refused():
             )(),
             randn(2, 2),
         )
+
+
+def test_producer_error_whose_str_raises():
+    class Nasty(Exception):
+        def __str__(self):
+            raise RuntimeError("no str")
+
+    with pytest.raises(TypeError, match=r"^a: __dlpack__\(\) failed \(Nasty\); infercore") as e:
+        infercore.gemm(Raising(Nasty()), randn(2, 2))
+    assert isinstance(e.value.__cause__, Nasty)
