@@ -177,12 +177,16 @@ bool overlaps(const TensorView& a, const TensorView& b) {
 
 std::optional<int64_t> checked_numel(const std::vector<int64_t>& shape) {
   int64_t n = 1;
-  bool overflow = false;
+  bool overflow = false, empty = false;
   for (int64_t d : shape) {
     if (d < 0) return std::nullopt;
-    if (d == 0) return 0;  // empty, however large the other dimensions are
-    overflow = overflow || __builtin_mul_overflow(n, d, &n);
+    if (d == 0) {
+      empty = true;  // empty, however large the other dimensions are
+    } else if (!overflow) {
+      overflow = __builtin_mul_overflow(n, d, &n);
+    }
   }
+  if (empty) return 0;
   if (overflow) return std::nullopt;
   return n;
 }

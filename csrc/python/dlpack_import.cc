@@ -221,6 +221,14 @@ ImportedTensor import_tensor(py::handle obj, const char* name, uintptr_t stream,
   }
   view.shape.assign(t->shape, t->shape + t->ndim);
   if (t->strides != nullptr) view.strides.assign(t->strides, t->strides + t->ndim);
+  // An empty tensor's memory is never touched (producers may give it a NULL data
+  // pointer, with any offset); the core checks that a non-empty one has memory.
+  for (int64_t d : view.shape) {
+    if (d == 0) {
+      view.data = t->data;
+      return result;
+    }
+  }
   // data + byte_offset in integers: pointer arithmetic that wraps is undefined.
   const auto data = reinterpret_cast<uintptr_t>(t->data);
   if (t->byte_offset != 0 && data == 0) {

@@ -178,6 +178,9 @@ TEST(ValidateExtent, ElementCountOverflow) {
   EXPECT_FALSE(detail::checked_numel({int64_t{1} << 32, int64_t{1} << 32}));
   EXPECT_EQ(detail::checked_numel({int64_t{1} << 40, int64_t{1} << 40, 0}), 0);
   EXPECT_EQ(detail::checked_nbytes({3, 5}, DType::kBFloat16), 30);
+  EXPECT_FALSE(detail::checked_numel({0, -1}));
+  EXPECT_FALSE(detail::checked_numel({int64_t{1} << 62, 4, -1}));
+  EXPECT_EQ(detail::checked_numel({}), 1);
 }
 
 TEST(ValidateExtent, DimensionsFitInt32) {
