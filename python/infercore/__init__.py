@@ -24,9 +24,9 @@ __all__ = ["__version__", "attention", "attention_backend", "build_info", "gemm"
 
 ArrayT = TypeVar("ArrayT")
 
-ATTENTION_BACKENDS = ("auto", "reference", "fa2", "fmha-sm90", "fa3", "fa4")
-GEMM_BACKENDS = ("auto", "reference", "cutlass-sm90")
-DTYPES = ("bfloat16", "bf16", "float16", "fp16", "float32", "fp32")
+_ATTENTION_BACKENDS = ("auto", "reference", "fa2", "fmha-sm90", "fa3", "fa4")
+_GEMM_BACKENDS = ("auto", "reference", "cutlass-sm90")
+_DTYPES = ("bfloat16", "bf16", "float16", "fp16", "float32", "fp32")
 _INT32_MAX = 2**31 - 1
 
 
@@ -57,7 +57,9 @@ def _check_scale(scale: Any) -> float | None:
     try:
         value = float(scale)
     except OverflowError:
-        value = math.inf
+        raise ValueError(
+            "scale: expected a finite number, got an int beyond float's range"
+        ) from None
     if not math.isfinite(value):
         raise ValueError(f"scale: expected a finite number, got {scale!r}")
     return value
@@ -129,7 +131,7 @@ def attention(
     """
     causal = _check_bool("causal", causal)
     scale = _check_scale(scale)
-    backend = _check_choice("backend", backend, ATTENTION_BACKENDS)
+    backend = _check_choice("backend", backend, _ATTENTION_BACKENDS)
     with _arrays.cuda_call(q, k, v, out) as call:
         return _core.attention(
             q, k, v, causal, scale, out, call.stream, _arrays.empty, backend, call.exporter
@@ -161,9 +163,9 @@ def attention_backend(
         dtype = str(dtype)  # a torch.dtype
         if not dtype.startswith("torch."):
             raise TypeError(
-                f"dtype: expected a str, one of {_names(DTYPES)}, or a torch.dtype, got {dtype!r}"
+                f"dtype: expected a str, one of {_names(_DTYPES)}, or a torch.dtype, got {dtype!r}"
             )
-    dtype = _check_choice("dtype", dtype.removeprefix("torch."), DTYPES)
+    dtype = _check_choice("dtype", dtype.removeprefix("torch."), _DTYPES)
     seqlen_q = _check_int("seqlen_q", seqlen_q, 1)
     nheads = _check_int("nheads", nheads, 1)
     return _core.attention_backend(
@@ -187,7 +189,7 @@ def gemm(a: ArrayT, b: Any, *, out: ArrayT | None = None, backend: str = "auto")
     ("cutlass-sm90") for bfloat16 on sm_90 when compiled and the shape allows it (K and N
     multiples of 8), else the "reference" kernel. Errors are reported as for :func:`attention`.
     """
-    backend = _check_choice("backend", backend, GEMM_BACKENDS)
+    backend = _check_choice("backend", backend, _GEMM_BACKENDS)
     with _arrays.cuda_call(a, b, out) as call:
         return _core.gemm(a, b, out, call.stream, _arrays.empty, backend, call.exporter)
 
