@@ -61,3 +61,13 @@ def test_a_setting_that_names_a_file_is_refused(tmp_path, name):
 def test_a_directory_that_does_not_exist_yet_is_fine(tmp_path):
     paths = Paths.from_env({"INFERCORE_BUILD_DIR": str(tmp_path / "new" / "tree")}, root=tmp_path)
     assert paths.build == tmp_path / "new" / "tree" and not paths.build.exists()
+
+
+def test_a_build_tree_named_after_config_values_stays_inside(tmp_path):
+    from buildsys.errors import BuildError
+
+    paths = Paths(root=tmp_path, build=tmp_path / "build", source_cache=tmp_path / "cache")
+    assert paths.tree("kernels", "ci", "sm90") == (tmp_path / "build/kernels/ci/sm90").resolve()
+    for bad in (("..", "x"), ("/etc",), ("kernels", "../../out")):
+        with pytest.raises(BuildError, match="outside"):
+            paths.tree(*bad)

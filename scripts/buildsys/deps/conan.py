@@ -92,7 +92,7 @@ class Conan:
         return self.paths.build / "conan" / "profiles"
 
     def output_dir(self, target: str) -> Path:
-        return self.paths.build / "conan" / target
+        return self.paths.tree("conan", target)
 
     @property
     def known_remotes(self) -> dict[str, str]:

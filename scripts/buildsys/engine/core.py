@@ -129,8 +129,8 @@ def build_core(
         if nvcc
         else []
     )
-    build_dir = paths.build / "core" / target.name
-    prefix = paths.build / "core-install" / target.name
+    build_dir = paths.tree("core", target.name)
+    prefix = paths.tree("core-install", target.name)
     defines = cmake_defines(paths, target, nvcc=nvcc) | kernel_defines(built)
     defines["CMAKE_INSTALL_PREFIX"] = str(prefix)
     log = log_dir / f"core-{target.name}.log"

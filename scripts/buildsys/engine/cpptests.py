@@ -51,7 +51,7 @@ def run(
     deps = conan.install(c, target.name, jobs=jobs, offline=offline, mirrors=mirrors)
     console.say("tests", f"C++ dependencies of {target.name}: {deps.toolchain}")
 
-    build_dir = paths.build / "cpp-tests" / target.name
+    build_dir = paths.tree("cpp-tests", target.name)
     log = paths.logs / f"cpp-tests-{target.name}.log"
     defines = core.cmake_defines(paths, target, nvcc=nvcc)
     defines["INFERCORE_BUILD_TESTS"] = "ON"

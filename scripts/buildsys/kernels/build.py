@@ -206,7 +206,7 @@ def build(
     """Build the libraries of `plans` (one profile, one CUDA version) in one pool."""
     start = time.monotonic()
     profile = plans[0].profile.name
-    root = paths.build / "kernels" / profile
+    root = paths.tree("kernels", profile)
     tree = root / "build"
     label = "+".join(p.group.name for p in plans)
     log = paths.logs / f"kernels-{profile}-{label}.log"
@@ -247,7 +247,10 @@ def build(
         *cmake.define_args(defines),
     ]
     builds = [
-        KernelBuild(plan=p, build_dir=tree, prefix=root / p.group.name / "install") for p in plans
+        KernelBuild(
+            plan=p, build_dir=tree, prefix=paths.tree("kernels", profile, p.group.name, "install")
+        )
+        for p in plans
     ]
     # Two sessions building the same profile at once (nox -s tests beside nox -s wheels)
     # would write the same objects: the second waits for the first.

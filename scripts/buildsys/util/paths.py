@@ -78,6 +78,13 @@ class Paths:
     def engine_tests(self) -> Path:
         return self.root / "tests" / "engine"
 
+    def tree(self, *parts: str) -> Path:
+        """A directory of the build tree named after configuration values (a target, a
+        profile, a group): checked to stay under the build tree, whatever the names."""
+        from .fs import inside
+
+        return inside(self.build, self.build.joinpath(*parts), what="/".join(parts))
+
     def dist(self, configured: str) -> Path:
         """The dist directory of build-matrix.toml ([wheels] dist-dir), under the root."""
         return (self.root / configured).resolve()

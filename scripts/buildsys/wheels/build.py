@@ -31,7 +31,7 @@ def env_requirements(root: Path) -> list[str]:
 
 def build_env(paths: Paths, interp: Interpreter, *, log: Path) -> Path:
     """A per-interpreter venv holding the build requirements, reused while they are unchanged."""
-    env_dir = paths.build / "envs" / interp.tag
+    env_dir = paths.tree("envs", interp.tag)
     python = env_dir / "bin" / "python"
     wanted = {"requirements": env_requirements(paths.root), "python": str(interp.path)}
     stamp = Stamp(env_dir / "infercore-requirements.json", outputs=(python,))
@@ -75,7 +75,7 @@ def build_wheel(
     python = build_env(paths, interp, log=log)
     out_dir.mkdir(parents=True, exist_ok=True)
     # A persistent per-Python build dir keeps re-runs incremental.
-    build_dir = paths.build / "wheel" / core.target.name / interp.tag
+    build_dir = paths.tree("wheel", core.target.name, interp.tag)
     settings = {
         "build-dir": str(build_dir),
         "cmake.build-type": "Release",
