@@ -11,6 +11,10 @@ namespace infercore::kernels {
 inline namespace INFERCORE_KERNEL_GROUP {
 
 bool fa2_supports(const AttentionArgs& a) {
+    // FA2 launches grid(m_blocks, batch, nheads): grid y and z are at most 65535 (its
+    // split-KV grid puts batch * nheads in z, but splits only grids that underfill the
+    // GPU, far below that). Larger shapes go to the next backend, never to a failed launch.
+    if (a.batch > 65535 || a.nheads > 65535) return false;
     // FA2 switches to its non-causal kernel for a single query row (decode).
     const bool causal = a.causal && a.seqlen_q > 1;
     const Fa2Dtype dtype = a.dtype == DType::bf16 ? Fa2Dtype::bf16 : Fa2Dtype::fp16;
