@@ -246,3 +246,26 @@ def test_build_info_lists_libraries_and_slots():
         assert k["backend"] in ("fa2", "fmha-sm90")
         assert k["library"] in {lib.split(":")[0] for lib in kernels["libraries"]}
     assert math.isfinite(CC)
+
+
+@pytest.mark.skipif(not ATTENTION, reason=f"this build has no fast attention kernel for sm_{CC}")
+def test_a_batch_beyond_the_grid_limit_falls_back_instead_of_failing_to_launch():
+    """FA2 and the Hopper FMHA put batch in grid y (at most 65535): a larger batch must not
+    reach them. "auto" runs the reference kernel (correct, with its warning); forcing a fast
+    backend is a clear error."""
+    k = next((k for k in ATTENTION if not k["causal"]), ATTENTION[0])
+    dtype = DTYPES[k["dtype"]]
+    batch = 65536
+    q = randn((batch, 1, 1, k["headdim"]), dtype, 6)
+    kv = randn((batch, 2, 1, k["headdim"]), dtype, 7)
+    shape = {"seqlen_q": 1, "seqlen_k": 2, "nheads": 1, "nheads_kv": 1, "batch": batch}
+    assert (
+        infercore.attention_backend(0, dtype=k["dtype"], headdim=k["headdim"], **shape)
+        == "reference"
+    )
+    with pytest.warns(RuntimeWarning):
+        out = infercore.attention(q, kv, kv, causal=False)
+    ref = infercore.attention(q, kv, kv, causal=False, backend="reference")
+    assert torch.equal(out, ref)
+    with pytest.raises(ValueError):
+        infercore.attention(q, kv, kv, causal=False, backend=k["backend"])
