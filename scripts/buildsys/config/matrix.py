@@ -1,10 +1,10 @@
 """The models of build-matrix.toml: targets, CUDA toolkits, kernel families, arch groups,
 kernel profiles, wheels and images.
 
-Every check that the hand-written parsers in matrix.py, cudaarch.py and kernelprofile.py
-made is here, plus the cross-checks between tables that used to surface only when a
-session reached them (an unknown kernel-profile, a CUDA version without a toolkit entry,
-a release policy whose glibc is too old for the toolkit...).
+Every check of the hand-written parsers these models replaced is here, plus the
+cross-checks between tables that used to surface only when a session reached them (an
+unknown kernel-profile, a CUDA version without a toolkit entry, a release policy whose
+glibc is too old for the toolkit...).
 """
 
 from __future__ import annotations
