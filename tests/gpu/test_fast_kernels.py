@@ -259,7 +259,7 @@ def test_a_batch_beyond_the_grid_limit_is_a_clear_error_not_a_failed_launch():
     q = randn((batch, 1, 1, k["headdim"]), dtype, 6)
     kv = randn((batch, 2, 1, k["headdim"]), dtype, 7)
     shape = {"seqlen_q": 1, "seqlen_k": 2, "nheads": 1, "nheads_kv": 1, "batch": batch}
-    with pytest.raises(ValueError, match="cannot take this shape.*backend='reference'"):
+    with pytest.raises(ValueError, match=r"cannot take this shape.*backend='reference'"):
         infercore.attention_backend(0, dtype=k["dtype"], headdim=k["headdim"], **shape)
     for backend in ("auto", k["backend"]):
         with pytest.raises(ValueError, match="backend='reference'"):
