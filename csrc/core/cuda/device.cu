@@ -39,8 +39,12 @@ int cuda_compute_capability(int device_index) {
   const int count = cuda_device_count();
   if (device_index < 0 || device_index >= count) {
     throw ArgumentError(ErrorKind::kValueError,
-                        "device_index: expected 0 <= device_index < " + std::to_string(count) +
-                            " (the visible CUDA devices), got " + std::to_string(device_index));
+                        count == 0 ? "device: no CUDA device is visible, got device index " +
+                                         std::to_string(device_index)
+                                   : "device: expected a CUDA device index from 0 to " +
+                                         std::to_string(count - 1) + " (" +
+                                         std::to_string(count) + " visible), got " +
+                                         std::to_string(device_index));
   }
   int major = 0, minor = 0;
   cuda::check(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device_index),
