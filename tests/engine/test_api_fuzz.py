@@ -17,6 +17,7 @@ more than the buffer always carries a defect the validation reports.
 from __future__ import annotations
 
 import json
+import re
 import os
 import select
 import subprocess
@@ -128,6 +129,10 @@ def check(worker: Worker, case: dict, names: tuple[str, ...], allow_runtime: boo
         return
     kind, message = answer["type"], answer["message"]
     if allow_runtime and kind == "RuntimeError" and "CPU-only" in message:
+        return
+    # Valid arguments the build has no kernel for (a CUDA build with a small profile): the
+    # documented error listing what the build contains, not a malformed call.
+    if kind == "ValueError" and re.match(r"attention: no kernel for .* It contains: ", message):
         return
     assert kind in ("TypeError", "ValueError"), f"{kind}: {message} for case {case}"
     named = message.split(":", 1)[0]
