@@ -17,8 +17,8 @@ more than the buffer always carries a defect the validation reports.
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import select
 import subprocess
 import sys
