@@ -56,6 +56,13 @@ def choose_target(bm: BuildMatrix, name: str, nvcc: Path | None) -> Target:
     return target
 
 
+def target_and_nvcc(bm: BuildMatrix, name: str) -> tuple[Target, Path | None]:
+    """The target to build (see choose_target) and, for a CUDA target, the nvcc found."""
+    found = nvcc_tool.find()
+    target = choose_target(bm, name, found)
+    return target, found if target.is_cuda else None
+
+
 def choose_interpreters(bm: BuildMatrix, requested: list[str]) -> list[Interpreter]:
     unsupported = [v for v in requested if v not in bm.python_versions]
     if unsupported:
@@ -212,8 +219,7 @@ def build_for_running_python(
 ) -> Path:
     """Core plus an unrepaired wheel for the interpreter running this (nox -s tests)."""
     jobs = jobs or memory.cpus()
-    target = choose_target(matrix, target_name, nvcc_tool.find())
-    nvcc = nvcc_tool.find() if target.is_cuda else None
+    target, nvcc = target_and_nvcc(matrix, target_name)
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     interp = choose_interpreters(matrix, [version])[0]
     env = build_environment(paths)
@@ -265,8 +271,7 @@ def run(
     dist = dist if dist is not None else paths.dist(matrix.wheels.dist_dir)
     check_dist(dist)
     jobs = jobs or memory.cpus()
-    target = choose_target(matrix, target_name, nvcc_tool.find())
-    nvcc = nvcc_tool.find() if target.is_cuda else None
+    target, nvcc = target_and_nvcc(matrix, target_name)
     interps = choose_interpreters(matrix, pythons)
     log_dir = paths.logs
     for interp in interps:  # this run's logs start empty; other runs' logs stay
