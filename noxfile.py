@@ -1,5 +1,5 @@
 # /// script
-# dependencies = ["nox==2026.10.20", "pydantic==2.14.4"]
+# dependencies = ["nox==2026.10.20", "pydantic==2.14.4", "rich==15.0.0"]
 # ///
 """infercore's build, one nox session per step (`nox -l` lists them, `nox -s NAME`).
 
@@ -7,7 +7,9 @@ Sessions stay a few lines each: the logic lives in scripts/buildsys, which is
 importable and unit-tested. Pinned tool versions live in pyproject.toml's
 [dependency-groups]; what gets built lives in build-matrix.toml, read here through
 the same typed models (buildsys.config) as everywhere else. The script block above
-makes nox run this file with pydantic at hand (`nox` creates that environment once).
+makes nox run this file with pydantic and rich at hand (`nox` creates that environment
+once): the sessions that build or test decide here, before installing anything, whether
+they re-run themselves in their image (`-- --container auto|always|never`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ import nox
 
 sys.path.insert(0, str(Path(__file__).parent / "scripts"))
 from buildsys import config
+from buildsys.container import session as container
+from buildsys.errors import BuildError
+from buildsys.util.paths import Paths
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -33,8 +38,39 @@ TEST = nox.project.dependency_groups(PYPROJECT, "test")
 LINT = nox.project.dependency_groups(PYPROJECT, "lint")
 KERNEL_TOOLS = nox.project.dependency_groups(PYPROJECT, "kernels")
 CONAN = nox.project.dependency_groups(PYPROJECT, "conan")
-MATRIX = config.load(Path(__file__).parent).matrix
+CONFIG = config.load(Path(__file__).parent)
+MATRIX = CONFIG.matrix
 BUILDSYS_ENV = {"PYTHONPATH": "scripts"}
+
+
+def _host_args(session: nox.Session) -> list[str] | None:
+    """The session's arguments when it runs here; None when it ran in its image.
+
+    `--container auto` (the default, or INFERCORE_CONTAINER) re-runs the session in the
+    image build-matrix.toml [images.sessions] names when an engine and the image are
+    there; `always` insists, `never` stays on the host (docker/README.md)."""
+    try:
+        choice = container.resolve(
+            Paths.from_env(), MATRIX, CONFIG.lock, session.name, session.posargs
+        )
+    except BuildError as err:
+        session.error(f"{err.kind}: {err}")
+    if choice.engine is None:
+        return choice.args
+    session.run(
+        sys.executable,
+        "-m",
+        "buildsys",
+        "container-run",
+        session.name,
+        "--",
+        *session.posargs,
+        env=BUILDSYS_ENV,
+        external=True,
+        interrupt_timeout=30,
+        terminate_timeout=10,
+    )
+    return None
 
 
 def _buildsys(session: nox.Session, *args: str) -> None:
@@ -64,8 +100,10 @@ def wheels(session: nox.Session) -> None:
     (`-- --python 3.11`, `--target cpu-x86_64`, `--profile release`, `--jobs N`,
     `--dist DIR`, `--retest`).
     """
+    if (args := _host_args(session)) is None:
+        return
     session.install(*BUILDSYS, *KERNEL_TOOLS, *CONAN)
-    _buildsys(session, "wheels", *session.posargs)
+    _buildsys(session, "wheels", *args)
 
 
 @nox.session
@@ -75,15 +113,19 @@ def plan(session: nox.Session) -> None:
     Targets, CUDA versions, kernel archs and translation units, Pythons, wheel policy and
     image, sources and their cache state (`-- --target NAME`, `--profile NAME`, `--json`).
     """
+    if (args := _host_args(session)) is None:
+        return
     session.install(*BUILDSYS)
-    _buildsys(session, "plan", *session.posargs)
+    _buildsys(session, "plan", *args)
 
 
 def _kernels_session(group: str, description: str) -> None:
     @nox.session(name=f"kernels-{group}")
     def kernels(session: nox.Session) -> None:
+        if (args := _host_args(session)) is None:
+            return
         session.install(*BUILDSYS, *KERNEL_TOOLS)
-        _buildsys(session, "kernels", group, *session.posargs)
+        _buildsys(session, "kernels", group, *args)
 
     kernels.__doc__ = (
         f"The {group} fast-kernel library, built and verified.\n\n{description}; compiled in "
@@ -103,8 +145,10 @@ def kernels_all(session: nox.Session) -> None:
     What a CUDA wheel build compiles (`-- sm80 sm90` to choose, `--profile release`,
     `--jobs N`); the report prints the schedule's lower bound and efficiency.
     """
+    if (args := _host_args(session)) is None:
+        return
     session.install(*BUILDSYS, *KERNEL_TOOLS)
-    _buildsys(session, "kernels", *session.posargs)
+    _buildsys(session, "kernels", *args)
 
 
 @nox.session
@@ -114,6 +158,8 @@ def tests(session: nox.Session) -> None:
     buildsys unit and property tests, the engine tests, and integration tests of the real
     pipeline (interrupts publish nothing, clean builds are byte-identical).
     """
+    if (args := _host_args(session)) is None:
+        return
     session.install(*BUILDSYS, *KERNEL_TOOLS, *TEST)
     # Optional: a PyTorch requirement or wheel path, for the torch-in/torch-out engine tests.
     if torch := os.environ.get("INFERCORE_TEST_TORCH"):
@@ -121,7 +167,7 @@ def tests(session: nox.Session) -> None:
     wheel_dir = session.create_tmp()
     _buildsys(session, "wheel", "--out", wheel_dir)
     _install_wheel(session, wheel_dir)
-    suites = session.posargs or ["tests/buildsys", "tests/engine", "tests/integration"]
+    suites = args or ["tests/buildsys", "tests/engine", "tests/integration"]
     session.run("pytest", *suites, env=BUILDSYS_ENV, interrupt_timeout=30)
 
 
@@ -161,8 +207,22 @@ def sources(session: nox.Session) -> None:
     again (`-- --offline`, `--mirror DIR`, `--fill-mirror DIR`, `--verify` to hash every
     cached file in full).
     """
+    if (args := _host_args(session)) is None:
+        return
     session.install(*BUILDSYS)
-    _buildsys(session, "sources", *session.posargs)
+    _buildsys(session, "sources", *args)
+
+
+@nox.session
+def images(session: nox.Session) -> None:
+    """Build the images from docker/Dockerfile and record them in docker/images.lock.
+
+    One stage per role (dev, test, release) and platform, from build-matrix.toml's
+    [images]; rebuilt only when their inputs changed (`-- --role test`, `--platform x86`,
+    `--engine podman`, `--base bookworm`, `--python 3.11`, `--rebuild`).
+    """
+    session.install(*BUILDSYS)
+    _buildsys(session, "images", *session.posargs)
 
 
 @nox.session
@@ -178,8 +238,10 @@ def conan_profiles(session: nox.Session) -> None:
 
     One per build-matrix.toml target, into build/conan/profiles/, each loaded by Conan.
     """
+    if (args := _host_args(session)) is None:
+        return
     session.install(*BUILDSYS, *CONAN)
-    _buildsys(session, "conan-profiles", *session.posargs)
+    _buildsys(session, "conan-profiles", *args)
 
 
 @nox.session
@@ -190,8 +252,10 @@ def deps(session: nox.Session) -> None:
     toolchain (`-- --target NAME`, `--offline`, `--mirror DIR`, `--update-lock`,
     `--jobs N`).
     """
+    if (args := _host_args(session)) is None:
+        return
     session.install(*BUILDSYS, *CONAN)
-    _buildsys(session, "deps", *session.posargs)
+    _buildsys(session, "deps", *args)
 
 
 @nox.session(name="cpp-tests")
@@ -201,5 +265,7 @@ def cpp_tests(session: nox.Session) -> None:
     tests/cpp (GoogleTest) through the Conan toolchain (`-- --target NAME`, default this
     machine's CPU target).
     """
+    if (args := _host_args(session)) is None:
+        return
     session.install(*BUILDSYS, *CONAN)
-    _buildsys(session, "cpp-tests", *session.posargs)
+    _buildsys(session, "cpp-tests", *args)

@@ -297,6 +297,68 @@ def parser() -> Parser:
         "a deliberate change to conanfile.py or conan/recipes",
     )
 
+    images = commands.add_parser(
+        "images",
+        help="build the project's images (docker/Dockerfile) and record them in docker/images.lock",
+        description="Build the selected images from build-matrix.toml's [images] (one "
+        "stage of docker/Dockerfile per role, for each platform), or find them current: "
+        "an image is rebuilt only when docker/, the pinned files it installs, its build "
+        "args or its base changed (its inputs digest), or the engine lost it.",
+    )
+    images.add_argument(
+        "--role",
+        action="append",
+        choices=["dev", "test", "release"],
+        default=None,
+        help="dev, test or release (repeatable; default: all three)",
+    )
+    images.add_argument(
+        "--platform",
+        action="append",
+        choices=["cuda", "x86", "arm"],
+        default=None,
+        help="cuda, x86 or arm (repeatable; default: those this host's arch builds)",
+    )
+    images.add_argument(
+        "--engine",
+        choices=["docker", "podman"],
+        default=None,
+        help="the container engine (default: INFERCORE_CONTAINER_ENGINE, else "
+        "build-matrix.toml's [images] engine if installed, else docker, else podman)",
+    )
+    images.add_argument(
+        "--base",
+        type=name,
+        default=None,
+        help="an [images.bases] name to build FROM instead of each role's default "
+        "(e.g. bookworm: a debootstrap base, where no registry is reachable)",
+    )
+    images.add_argument(
+        "--python",
+        type=python_version,
+        default=None,
+        help="PYTHON_VERSION (default: [images] python); the base must package it",
+    )
+    images.add_argument(
+        "--rebuild", action="store_true", help="build even when the record says current"
+    )
+    images.add_argument(
+        "--update-tools-lock",
+        action="store_true",
+        help="re-create docker/tools.lock.txt (hashes of pyproject.toml's image group, "
+        "needs the network) and exit",
+    )
+
+    crun = commands.add_parser(
+        "container-run",
+        help="run a nox session inside its image (what `-- --container` does)",
+        description="Resolve the session's image ([images.sessions], --image, --target), "
+        "check it against docker/images.lock and run `nox -s SESSION` inside it with the "
+        "tree and caches mounted. Arguments after the session go to it.",
+    )
+    crun.add_argument("session", type=name, help="the nox session, e.g. cpp-tests")
+    crun.add_argument("args", nargs=argparse.REMAINDER, help="the session's arguments")
+
     gen = commands.add_parser(
         "generate",
         help="write the files generated from the code (JSON Schemas, README session table)",
@@ -315,6 +377,16 @@ def dispatch(args: argparse.Namespace, paths: Paths) -> None:
         return
     cfg = config.load(paths.root)
     matrix, lock = cfg.matrix, cfg.lock
+    if args.command == "images":
+        from .container import cli as container_cli
+
+        container_cli.images(paths, matrix, lock, args)
+        return
+    if args.command == "container-run":
+        from .container import cli as container_cli
+
+        container_cli.container_run(paths, matrix, lock, args.session, args.args)
+        return
     if args.command == "wheels":
         from .wheels import pipeline
 

@@ -25,7 +25,7 @@ KERNEL_SOURCES = ("cutlass", "flash-attention")
 
 
 def _image(matrix: BuildMatrix, target: Target) -> str | None:
-    return matrix.images.get(f"{target.release_policy}-{target.arch}")
+    return matrix.release_image(target)
 
 
 def target_plan(matrix: BuildMatrix, target: Target, *, profile: str | None) -> dict[str, Any]:

@@ -102,7 +102,7 @@ def test_plan_json_lists_targets_and_sources(capsys):
     sm90 = cuda["kernel_groups"][1]
     assert sm90["families"]["cutlass-sm90"]["archs"] == ["90a"]
     assert sm90["units"] == sum(len(f["units"]) for f in sm90["families"].values())
-    assert cuda["image"] == matrix.images["manylinux_2_28-x86_64"]
+    assert cuda["image"] == matrix.images.bases["manylinux_2_28-x86_64"].image
     assert plan["default_target"] in matrix.targets
     assert set(plan["pythons"]) == set(matrix.python_versions)
 

@@ -69,13 +69,18 @@ def test_repository_files_load():
     assert bm.kernel_memory == {"fa2": 4.5, "cutlass-sm90": 4.5, "core": 1.0}
     assert bm.size_budget_mib == {"cpu": 5.0, "cuda": 100.0}
     assert bm.dist_path(ROOT) == ROOT / "dist"
-    for image in bm.images.values():
-        assert re.fullmatch(r"quay\.io/pypa/\S+@sha256:[0-9a-f]{64}", image)
-    assert {"manylinux2014-x86_64", "manylinux_2_28-x86_64"} <= set(bm.images)
-    assert list(lock) == ["cutlass", "flash-attention", "gtest", "glog", "pybind11"]
+    for name in ("manylinux2014-x86_64", "manylinux_2_28-x86_64"):
+        image = bm.images.bases[name].image
+        assert image and re.fullmatch(r"quay\.io/pypa/\S+@sha256:[0-9a-f]{64}", image)
+    assert bm.images.bases["bookworm"].debootstrap == "bookworm"
+    assert bm.images.roles["release"].base_for("cuda") == "manylinux_2_28-x86_64"
+    assert bm.images.roles["release"].base_for("x86") == "manylinux2014-x86_64"
+    assert bm.images.sessions["cpp-tests"] == "test-x86"
+    assert list(lock)[:5] == ["cutlass", "flash-attention", "gtest", "glog", "pybind11"]
+    assert lock["tini-amd64"].kind == "deb"
     assert lock["gtest"].conan_recipe == "gtest" and lock["cutlass"].conan_recipe is None
     assert lock["flash-attention"].root == "flash_attn-2.8.3"
-    assert len(lock) == 5 and "glog" in lock and lock.get("nope") is None
+    assert len(lock) == len(lock.source) and "glog" in lock and lock.get("nope") is None
     assert [s.name for s in lock.values()] == list(lock.keys())
     assert dict(lock.items()) == lock.sources
 
@@ -406,9 +411,9 @@ def test_unsafe_names_in_every_named_table(table):
 def test_unsafe_toolkit_version_and_image_key():
     data = matrix()
     data["cuda-toolkits"]["13.0/../x"] = data["cuda-toolkits"]["13.0"]
-    data["images"]["a/b"] = MATRIX["images"]["manylinux2014-x86_64"]
+    data["images"]["bases"]["a/b"] = MATRIX["images"]["bases"]["manylinux2014-x86_64"]
     err = problems(data)
-    assert 'a version like "13.0"' in str(err) and '[images] "a/b"' in str(err)
+    assert 'a version like "13.0"' in str(err) and '"a/b"' in str(err)
 
 
 def test_relative_paths_stay_inside():
@@ -444,7 +449,7 @@ def test_source_fields_are_checked():
 
     assert "64 lowercase hex digits" in lock_line(sha256="F" * 64)
     assert "64 lowercase hex digits" in lock_line(sha256="abc")
-    assert "one of 'wheel', 'sdist' or 'tarball'" in lock_line(kind="zip")
+    assert "one of 'wheel', 'sdist', 'tarball' or 'deb'" in lock_line(kind="zip")
     assert "urls: empty" in lock_line(urls=[])
     assert "urls: wrong type" in lock_line(urls="https://example.org/a.whl")  # not a list
     assert "http:// or https:// URL" in lock_line(urls=["ftp://example.org/a"])

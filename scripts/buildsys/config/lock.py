@@ -24,8 +24,8 @@ from .values import (
     tuple_of,
 )
 
-KINDS = ("wheel", "sdist", "tarball")
-Kind = Literal["wheel", "sdist", "tarball"]
+KINDS = ("wheel", "sdist", "tarball", "deb")
+Kind = Literal["wheel", "sdist", "tarball", "deb"]
 
 
 _Base: type[_errors.BuildError] = getattr(_errors, "ConfigError", _errors.BuildError)
@@ -44,7 +44,10 @@ class Source(Model):
 
     name: SafeName = Field(description="the source's name, unique in the lock")
     version: Release = Field(description="its upstream version", examples=["4.2.0.0"])
-    kind: Kind = Field(description="wheel, sdist or tarball: how it is unpacked")
+    kind: Kind = Field(
+        description="wheel, sdist, tarball or deb (a Debian package: its data archive): "
+        "how it is unpacked"
+    )
     filename: SafeName = Field(
         description="the file's name in the cache and in mirror directories; unique"
     )

@@ -17,13 +17,13 @@ from pydantic.json_schema import SkipJsonSchema
 
 from ..errors import BuildError, UsageError
 from . import compat
+from .images import Images
 from .values import (
     NAME_KEY,
     Arch,
     ArchList,
     CompilerVersion,
     CrossPrefix,
-    ImageRef,
     Model,
     NameList,
     Policy,
@@ -465,9 +465,10 @@ class BuildMatrix(Model):
 
     python: Python = Field(description="the CPython versions wheels are built for")
     wheels: Wheels = Field(description="where wheels land, their policy and size limits")
-    images: dict[SafeName, ImageRef] = Field(
-        default_factory=dict,
-        description="container images by name, each pinned by digest",
+    images: Images = Field(
+        default_factory=Images,
+        description="the build images: bases, roles (docker/Dockerfile's stages), and the "
+        "image each session runs in",
     )
     targets: Annotated[dict[SafeName, Target], Field(min_length=1)] = Field(
         description="build targets by name; `auto` picks one (see default_target)"
@@ -703,5 +704,38 @@ class BuildMatrix(Model):
                         f"[targets.{name}], or use an older CUDA",
                     )
                 )
+            problems.extend(self._image_glibc_problems(target, tk))
         raise_checks(problems)
         return self
+
+    def _image_glibc_problems(self, target: Target, tk: Toolkit) -> list[dict[str, Any]]:
+        """A CUDA target's images must carry at least the toolkit's glibc floor: the
+        compiler runs inside them."""
+        problems = []
+        for role_name, role in self.images.roles.items():
+            base_name = role.base_for(target.platform)
+            base = self.images.bases.get(base_name)
+            if base is None or compat.version_tuple(base.glibc) >= compat.version_tuple(
+                tk.min_glibc
+            ):
+                continue
+            problems.append(
+                check(
+                    ("images", "roles", role_name),
+                    f"the {role_name}-{target.platform} image's base {base_name!r} has glibc "
+                    f"{base.glibc}, and CUDA {tk.version}'s compiler needs >= {tk.min_glibc} "
+                    f"([targets.{target.name}] cuda)",
+                    found=base_name,
+                    fix=f"give the role a base with glibc >= {tk.min_glibc} for "
+                    f'{target.platform} (platform-bases = {{ {target.platform} = "..." }})',
+                )
+            )
+        return problems
+
+    def release_image(self, target: Target) -> str | None:
+        """The pinned registry base of the target's release image (None: none pinned)."""
+        role = self.images.roles.get("release")
+        if role is None:
+            return None
+        base = self.images.bases.get(role.base_for(target.platform))
+        return base.image if base is not None else None

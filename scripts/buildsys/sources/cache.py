@@ -9,6 +9,7 @@ from racing on the same download.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -302,6 +303,22 @@ def unpack(paths: Paths, src: Source, archive: Path) -> Path:
     return root
 
 
+def _deb_data(archive: Path) -> io.BytesIO:
+    """The data.tar.* member of a Debian package (an `ar` archive), so that any base,
+    whatever its package manager, can take files out of a pinned .deb (tini-static)."""
+    data = archive.read_bytes()
+    if not data.startswith(b"!<arch>\n"):
+        raise tarfile.TarError("not a Debian package (no ar header)")
+    offset = 8
+    while offset + 60 <= len(data):
+        header = data[offset : offset + 60]
+        name, size = header[:16].strip().rstrip(b"/"), int(header[48:58])
+        if name.startswith(b"data.tar"):
+            return io.BytesIO(data[offset + 60 : offset + 60 + size])
+        offset += 60 + size + (size & 1)  # members are 2-byte aligned
+    raise tarfile.TarError("the Debian package has no data.tar member")
+
+
 def _extract(src: Source, archive: Path, dest: Path) -> None:
     """Into a temporary tree, then renamed into place with its done-marker inside: a
     tree that exists is complete."""
@@ -312,6 +329,9 @@ def _extract(src: Source, archive: Path, dest: Path) -> None:
             if src.kind == "wheel":
                 with zipfile.ZipFile(archive) as zf:
                     zf.extractall(tmp)
+            elif src.kind == "deb":
+                with tarfile.open(fileobj=_deb_data(archive)) as tf:
+                    tf.extractall(tmp, filter="data")
             else:
                 with tarfile.open(archive) as tf:
                     tf.extractall(tmp, filter="data")

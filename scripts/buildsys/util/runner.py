@@ -196,6 +196,21 @@ def probe(cmd: Sequence[str | os.PathLike[str]], *, env: Mapping[str, str] | Non
     return result.output if result.returncode == 0 else ""
 
 
+def cleanup(cmd: Sequence[str | os.PathLike[str]], *, timeout: float = 30.0) -> int:
+    """A short clean-up command that must run even after an interrupt (call() refuses
+    to start anything once one arrived): quiet, bounded, its failure only returned."""
+    try:
+        return subprocess.run(
+            [os.fspath(c) for c in cmd],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        ).returncode
+    except (OSError, subprocess.TimeoutExpired):
+        return -1
+
+
 def _reap(child: subprocess.Popen[str]) -> None:
     """Wait for a signalled child; SIGKILL its group if it outlasts the grace period."""
     try:

@@ -1,0 +1,398 @@
+"""`nox -s images`: build the project's images from build-matrix.toml's [images].
+
+An image is a role (a stage of docker/Dockerfile) built for a platform FROM a base.
+For each selected image this stages a build context holding only what goes in
+(docker/scripts, the hash-locked tool requirements, the verified pinned files: tini,
+the CUDA wheels), computes the digest of those inputs, and builds unless docker/
+images.lock already records an image of the same inputs that the engine still has.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform as host_platform
+import shutil
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import BuildMatrix, SourcesLock
+from ..config.images import ROLES, ImageBase
+from ..errors import BuildError, ConfigError, UsageError
+from ..sources import cache
+from ..util import console, project, runner
+from ..util.fs import atomic_write, clean_stale_temps, temp_dir
+from ..util.paths import Paths
+from . import base as debootstrap_base
+from . import dockerfile, imagelock
+from .engine import Engine
+
+PLATFORMS = ("cuda", "x86", "arm")
+ARCH_OF_PLATFORM = {"cuda": "x86_64", "x86": "x86_64", "arm": "aarch64"}
+TINI_SOURCE = {"x86_64": "tini-amd64", "aarch64": "tini-arm64"}
+TOOLS_LOCK = "tools.lock.txt"  # docker/tools.lock.txt, generated from pyproject's image group
+INPUTS_LABEL = "org.infercore.inputs"
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    name: str  # ROLE-PLATFORM, the key in docker/images.lock
+    role: str
+    platform: str
+    arch: str
+    base_name: str
+    base: ImageBase
+    cuda: str | None
+    python: str
+    version: str
+    repository: str
+
+    @property
+    def _platform_part(self) -> str:
+        return f"cuda{self.cuda}" if self.platform == "cuda" else self.platform
+
+    @property
+    def tag(self) -> str:
+        """{platform}{cuda}-{role}{version}-{os}-{arch}, lowercase (the seed convention)."""
+        return f"{self._platform_part}-{self.role}{self.version}-{self.base.os}-{self.arch}".lower()
+
+    @property
+    def multiarch_tag(self) -> str:
+        return f"{self._platform_part}-{self.role}{self.version}".lower()
+
+
+def _cuda_for(matrix: BuildMatrix, platform: str) -> str | None:
+    if platform != "cuda":
+        return None
+    for target in matrix.targets.values():
+        if target.is_cuda and target.arch == "x86_64" and target.cuda:
+            return target.cuda
+    raise ConfigError("build-matrix.toml has no x86_64 CUDA target to take the CUDA version from")
+
+
+def spec(
+    paths: Paths,
+    matrix: BuildMatrix,
+    role: str,
+    platform: str,
+    *,
+    base: str | None = None,
+    python: str | None = None,
+) -> ImageSpec:
+    images = matrix.images
+    if role not in images.roles:
+        raise UsageError(
+            f"unknown image role {role!r}",
+            why=f"docker/Dockerfile's roles ([images.roles]): {', '.join(images.roles)}",
+            fix="pass --role dev, test or release",
+        )
+    if platform not in PLATFORMS:
+        raise UsageError(
+            f"unknown platform {platform!r}", fix=f"pass --platform {' or '.join(PLATFORMS)}"
+        )
+    base_name = base or images.roles[role].base_for(platform)  # type: ignore[index]
+    if base_name not in images.bases:
+        from ..config.values import did_you_mean
+
+        hint = did_you_mean(base_name, images.bases)
+        raise UsageError(
+            f"unknown image base {base_name!r}" + (f" ({hint})" if hint else ""),
+            why=f"[images.bases] defines: {', '.join(sorted(images.bases))}",
+            fix="pass --base with one of them",
+        )
+    b = images.bases[base_name]
+    arch = ARCH_OF_PLATFORM[platform]
+    if b.arch is not None and b.arch != arch:
+        raise UsageError(
+            f"base {base_name!r} is a {b.arch} image, and {platform} images are {arch}",
+            fix=f"pick a multi-arch or {arch} base (--base)",
+        )
+    cuda = _cuda_for(matrix, platform)
+    if cuda is not None:
+        floor = matrix.toolkit(cuda).min_glibc
+        from ..config.compat import version_tuple
+
+        if version_tuple(b.glibc) < version_tuple(floor):
+            raise UsageError(
+                f"base {base_name!r} has glibc {b.glibc}, and CUDA {cuda}'s compiler needs "
+                f">= {floor}",
+                why="the pinned nvcc runs inside the image",
+                fix=f"build the {role}-cuda image FROM a base with glibc >= {floor} (--base)",
+            )
+    return ImageSpec(
+        name=f"{role}-{platform}",
+        role=role,
+        platform=platform,
+        arch=arch,
+        base_name=base_name,
+        base=b,
+        cuda=cuda,
+        python=python or images.python,
+        version=project.version(paths.root),
+        repository=images.repository,
+    )
+
+
+def host_platforms() -> list[str]:
+    """The platforms this host builds natively (no emulation is set up for others)."""
+    machine = host_platform.machine()
+    return [p for p in PLATFORMS if ARCH_OF_PLATFORM[p] == machine]
+
+
+# -- inputs --------------------------------------------------------------------------
+
+
+def _cuda_sources(lock: SourcesLock, cuda: str) -> list:
+    """The pinned wheels of CUDA `cuda`'s toolchain (sources.lock.toml, toolchain key)."""
+    from ..cuda import toolchain
+
+    return toolchain.sources(lock, cuda)
+
+
+def _docker_files(root: Path) -> dict[str, Path]:
+    docker = root / "docker"
+    files = {"Dockerfile": docker / "Dockerfile", f"files/{TOOLS_LOCK}": docker / TOOLS_LOCK}
+    for script in sorted((docker / "scripts").iterdir()):
+        if script.is_file():
+            files[f"scripts/{script.name}"] = script
+    missing = [str(p) for p in files.values() if not p.is_file()]
+    if missing:
+        raise ConfigError(
+            f"the image recipe is incomplete: {', '.join(missing)} missing",
+            fix="restore docker/ from git (docker/tools.lock.txt: `python -m buildsys images "
+            "--update-tools-lock`)",
+        )
+    return files
+
+
+def _file_digest(path: Path) -> str:
+    mode = "x" if path.stat().st_mode & stat.S_IXUSR else "-"
+    return f"{hashlib.sha256(path.read_bytes()).hexdigest()} {mode}"
+
+
+def build_args(paths: Paths, s: ImageSpec, base_ref: str) -> dict[str, str]:
+    conan = project.pin(paths.root, "conan", "conan").split("==", 1)[1]
+    return {
+        "BASE_IMAGE": base_ref,
+        "PLATFORM": s.platform,
+        "PACKAGE_MANAGER": s.base.package_manager,
+        "PYTHON_VERSION": s.python,
+        "CUDA_VERSION": s.cuda or "",
+        "CONAN_VERSION": conan,
+        "IMAGE_VERSION": s.version,
+    }
+
+
+def inputs(paths: Paths, lock: SourcesLock, s: ImageSpec) -> str:
+    """The sha256 of everything that goes into the image, computed without building:
+    docker/'s files, the pins of the files it installs, the build args, the stage and
+    the base (by digest; a debootstrap base by its suite, the one thing that names it)."""
+    manifest: dict[str, str] = {"stage": s.role}
+    for rel, file in _docker_files(paths.root).items():
+        manifest[f"docker:{rel}"] = _file_digest(file)
+    manifest[f"source:{TINI_SOURCE[s.arch]}"] = lock[TINI_SOURCE[s.arch]].sha256
+    if s.cuda is not None:
+        for src in _cuda_sources(lock, s.cuda):
+            manifest[f"source:{src.name}"] = src.sha256
+        from ..cuda import toolchain
+
+        manifest["toolchain_unpack.py"] = _file_digest(toolchain.UNPACKER)
+    identity = s.base.image or f"debootstrap:{s.base.debootstrap}"
+    for key, value in build_args(paths, s, identity).items():
+        manifest[f"arg:{key}"] = value
+    text = json.dumps(manifest, sort_keys=True)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def recipe_current(paths: Paths, lock: SourcesLock, matrix: BuildMatrix, name: str) -> bool:
+    """Does docker/images.lock's entry for `name` match what docker/ and the pins say
+    now? (Cheap: nothing is staged or built.)"""
+    entry = imagelock.read(paths.root).get(name)
+    if entry is None:
+        return False
+    role, platform = name.split("-", 1)
+    now = spec(paths, matrix, role, platform, base=entry.base, python=entry.python)
+    return entry.inputs == inputs(paths, lock, now)
+
+
+# -- context -------------------------------------------------------------------------
+
+
+def _stage_context(
+    paths: Paths, lock: SourcesLock, s: ImageSpec, engine: Engine, dest: Path
+) -> None:
+    for rel, file in _docker_files(paths.root).items():
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(file, target)
+    files = dest / "files"
+    tini = lock[TINI_SOURCE[s.arch]]
+    root = cache.unpack(paths, tini, cache.fetch(paths, tini))
+    shutil.copy2(root / "tini-static", files / "tini-static")
+    if s.cuda is not None:
+        from ..cuda import toolchain
+
+        (files / "cuda").mkdir()
+        for src in _cuda_sources(lock, s.cuda):
+            # A hard link where the cache shares the file system (the wheels are large).
+            got = cache.fetch(paths, src)
+            try:
+                os.link(got, files / "cuda" / src.filename)
+            except OSError:
+                shutil.copy2(got, files / "cuda" / src.filename)
+        shutil.copy2(toolchain.UNPACKER, files / "toolchain_unpack.py")
+    if not engine.reads_heredocs:
+        text, scripts = dockerfile.lower_heredocs((dest / "Dockerfile").read_text())
+        (dest / "Dockerfile").write_text(text)
+        (dest / dockerfile.HEREDOC_DIR).mkdir()
+        for name, body in scripts.items():
+            (dest / dockerfile.HEREDOC_DIR / name).write_text(body)
+
+
+def _ca_bundle() -> Path | None:
+    for var in ("INFERCORE_CA_BUNDLE", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT"):
+        value = os.environ.get(var)
+        if value and Path(value).is_file():
+            return Path(value)
+    return None
+
+
+def _progress(s: ImageSpec) -> object:
+    def on_line(line: str) -> None:
+        # podman: "STEP 3/9: RUN ..."; docker: "#7 [dev 1/2] RUN ..."
+        text = line.strip()
+        if "STEP " in text[:16] or (text.startswith("#") and "] " in text[:40]):
+            console.say(s.name, text[:110])
+
+    return on_line
+
+
+def _build(
+    paths: Paths,
+    lock: SourcesLock,
+    s: ImageSpec,
+    engine: Engine,
+    base_ref: str,
+    digest: str,
+    ref: str,
+    log: Path,
+) -> None:
+    work = paths.build / "images"
+    clean_stale_temps(work)
+    context = temp_dir(work, f"context-{s.name}")
+    try:
+        _stage_context(paths, lock, s, engine, context)
+        cmd: list[str | os.PathLike[str]] = [engine.path, "build", "--target", s.role]
+        cmd += ["-t", ref, "-t", engine.local_ref(s.repository, s.multiarch_tag)]
+        cmd += ["--label", f"{INPUTS_LABEL}={digest}", "-f", context / "Dockerfile"]
+        for key, value in build_args(paths, s, base_ref).items():
+            cmd += ["--build-arg", f"{key}={value}"]
+        if (ca := _ca_bundle()) is not None:
+            cmd += ["--secret", f"id=ca,src={ca}"]
+        if engine.name == "podman" and s.base.debootstrap:
+            cmd += ["--pull=never"]  # the base exists only here
+        cmd.append(context)
+        runner.call(
+            cmd,
+            what=f"building the {s.name} image",
+            log=log,
+            on_line=_progress(s),  # type: ignore[arg-type]
+            env={"DOCKER_BUILDKIT": "1"},
+            fix=f"read the build log ({log}); a failed RUN step names its script",
+        )
+    finally:
+        shutil.rmtree(context, ignore_errors=True)
+
+
+def build(
+    paths: Paths,
+    matrix: BuildMatrix,
+    lock: SourcesLock,
+    engine: Engine,
+    *,
+    roles: list[str] | None = None,
+    platforms: list[str] | None = None,
+    base: str | None = None,
+    python: str | None = None,
+    rebuild: bool = False,
+) -> dict[str, str]:
+    """Build (or find current) each selected image; record them; {name: status}."""
+    roles = roles or list(ROLES)
+    native = host_platforms()
+    platforms = platforms or native
+    foreign = [p for p in platforms if p not in native]
+    if foreign:
+        raise UsageError(
+            f"{', '.join(foreign)} images are {ARCH_OF_PLATFORM[foreign[0]]}, and this host "
+            f"is {host_platform.machine()}",
+            why="no emulation (qemu-user, binfmt) is set up for a foreign arch",
+            fix=f"build them on an {ARCH_OF_PLATFORM[foreign[0]]} machine, or pick "
+            f"--platform {' / '.join(native)}",
+        )
+    specs = [spec(paths, matrix, r, p, base=base, python=python) for r in roles for p in platforms]
+    entries = imagelock.read(paths.root, strict=False)
+    status: dict[str, str] = {}
+    rows = []
+    for s in specs:
+        runner.check_interrupted()
+        digest = inputs(paths, lock, s)
+        ref = engine.local_ref(s.repository, s.tag)
+        old = entries.get(s.name)
+        have = engine.image_id(ref)
+        if not rebuild and old is not None and old.inputs == digest and have == old.id:
+            status[s.name] = "current"
+            rows.append((s, old, "current", 0.0))
+            continue
+        if s.base.debootstrap:
+            base_ref = debootstrap_base.ensure(paths, engine, s.repository, s.base_name, s.base)
+        else:
+            base_ref = s.base.image or ""
+        log = paths.logs / f"images-{s.name}.log"
+        log.unlink(missing_ok=True)
+        console.say(s.name, f"building {ref} FROM {base_ref} ({engine.describe()})")
+        start = time.monotonic()
+        _build(paths, lock, s, engine, base_ref, digest, ref, log)
+        seconds = time.monotonic() - start
+        image_id = engine.image_id(ref)
+        if image_id is None:
+            raise BuildError(f"{engine.name} built {ref} but cannot find it afterwards")
+        entry = imagelock.Entry(
+            tag=s.tag,
+            ref=ref,
+            id=image_id,
+            inputs=digest,
+            base=s.base_name,
+            base_ref=base_ref,
+            python=s.python,
+            engine=engine.describe(),
+            size_mib=round(engine.image_size(ref) / 2**20, 1),
+            build_seconds=round(seconds, 1),
+        )
+        entries[s.name] = entry
+        # Recorded after each image: an interrupt later keeps what was finished.
+        atomic_write(imagelock.path(paths.root), imagelock.render(entries))
+        status[s.name] = "built" if old is None else "rebuilt"
+        rows.append((s, entry, status[s.name], seconds))
+    _summary(rows)
+    return status
+
+
+def _summary(rows: list) -> None:
+    from rich.table import Table
+
+    table = Table(title="images (docker/images.lock)")
+    for col in ("image", "tag", "status", "id", "size MiB", "build s"):
+        table.add_column(col)
+    for s, entry, state, seconds in rows:
+        table.add_row(
+            s.name,
+            s.tag,
+            state,
+            entry.id.split(":")[-1][:12],
+            f"{entry.size_mib:.0f}",
+            f"{seconds:.1f}" if seconds else "-",
+        )
+    console.print(table)
