@@ -2,9 +2,13 @@
 # System packages of the images: install-system.sh apt|dnf|yum system|test
 #   system: what every build needs (C/C++ compilers, make, git, patch, unzip, ...)
 #   test:   what the test suites use beyond a build (ps, pkill for the interrupt tests)
+# INFERCORE_IMAGE_BINDIR (default /usr/local/bin): where tool links go (tests use a
+# directory of their own).
 set -eu
 here=$(dirname "$0")
-. "$here/pkg.sh" "$1"
+pkg_manager=${1:?usage: install-system.sh apt|dnf|yum ...}
+# shellcheck source=pkg.sh
+. "$here/pkg.sh"
 layer=${2:?usage: install-system.sh apt|dnf|yum system|test}
 
 case "$layer:$pkg_manager" in
@@ -34,7 +38,8 @@ pkg_clean
 
 if [ "$layer:$pkg_manager" = system:dnf ]; then
   # The toolset's compilers first on every PATH, without `scl enable`.
+  bindir=${INFERCORE_IMAGE_BINDIR:-/usr/local/bin}
   for tool in gcc g++ cc c++ cpp; do
-    ln -sf "/opt/rh/gcc-toolset-12/root/usr/bin/$tool" "/usr/local/bin/$tool"
+    ln -sf "/opt/rh/gcc-toolset-12/root/usr/bin/$tool" "$bindir/$tool"
   done
 fi

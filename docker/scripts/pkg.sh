@@ -1,8 +1,16 @@
+# shellcheck shell=sh
 # Package-manager helpers for docker/scripts (sourced, POSIX sh): the same install
-# steps on dnf, yum and apt bases. PACKAGE_MANAGER picks the branch; tests run the
-# dnf and yum branches against a stub that records its calls.
+# steps on dnf, yum and apt bases. The caller sets pkg_manager (apt, dnf or yum)
+# first; tests run the dnf and yum branches against a stub that records its calls.
 
-pkg_manager=${1:?usage: . pkg.sh apt|dnf|yum}
+: "${pkg_manager:?set pkg_manager to apt, dnf or yum before sourcing pkg.sh}"
+case "$pkg_manager" in
+  apt | dnf | yum) ;;
+  *)
+    echo "error: unknown package manager '$pkg_manager' (apt, dnf or yum)" >&2
+    exit 2
+    ;;
+esac
 
 pkg_install() {
   case "$pkg_manager" in
@@ -14,10 +22,6 @@ pkg_install() {
       ;;
     yum)
       yum install -y "$@"
-      ;;
-    *)
-      echo "error: unknown package manager '$pkg_manager' (apt, dnf or yum)" >&2
-      return 2
       ;;
   esac
 }

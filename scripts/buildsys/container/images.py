@@ -5,6 +5,10 @@ For each selected image this stages a build context holding only what goes in
 (docker/scripts, the hash-locked tool requirements, the verified pinned files: tini,
 the CUDA wheels), computes the digest of those inputs, and builds unless docker/
 images.lock already records an image of the same inputs that the engine still has.
+
+The noxfile imports this module (through session.resolve, to check a session's image
+is current) in nox's own environment, which has pydantic and rich but not the buildsys
+group: what needs more (the sources cache, file locks) is imported where it is used.
 """
 
 from __future__ import annotations
@@ -22,17 +26,16 @@ from pathlib import Path
 from ..config import BuildMatrix, SourcesLock
 from ..config.images import ROLES, ImageBase
 from ..errors import BuildError, ConfigError, UsageError
-from ..sources import cache
 from ..util import console, project, runner
-from ..util.fs import atomic_write, clean_stale_temps, temp_dir
 from ..util.paths import Paths
-from . import base as debootstrap_base
 from . import dockerfile, imagelock
 from .engine import Engine
 
 PLATFORMS = ("cuda", "x86", "arm")
 ARCH_OF_PLATFORM = {"cuda": "x86_64", "x86": "x86_64", "arm": "aarch64"}
 TINI_SOURCE = {"x86_64": "tini-amd64", "aarch64": "tini-arm64"}
+# The pinned uv, for bases that package no interpreter of the wanted version.
+UV_SOURCE = {"x86_64": "uv-x86_64"}
 TOOLS_LOCK = "tools.lock.txt"  # docker/tools.lock.txt, generated from pyproject's image group
 INPUTS_LABEL = "org.infercore.inputs"
 
@@ -152,6 +155,21 @@ def _cuda_sources(lock: SourcesLock, cuda: str) -> list:
     return toolchain.sources(lock, cuda)
 
 
+def _file_sources(s: ImageSpec) -> list[str]:
+    """The pinned single files the image installs (their sources.lock.toml names)."""
+    names = [TINI_SOURCE[s.arch]]
+    if s.arch in UV_SOURCE:
+        names.append(UV_SOURCE[s.arch])
+    return names
+
+
+# (source, the file inside its unpacked root, its name in the context's files/)
+_FILES = [
+    *((name, "tini-static", "tini-static") for name in TINI_SOURCE.values()),
+    *((name, "uv", "uv") for name in UV_SOURCE.values()),
+]
+
+
 def _docker_files(root: Path) -> dict[str, Path]:
     docker = root / "docker"
     files = {"Dockerfile": docker / "Dockerfile", f"files/{TOOLS_LOCK}": docker / TOOLS_LOCK}
@@ -186,25 +204,43 @@ def build_args(paths: Paths, s: ImageSpec, base_ref: str) -> dict[str, str]:
     }
 
 
-def inputs(paths: Paths, lock: SourcesLock, s: ImageSpec) -> str:
-    """The sha256 of everything that goes into the image, computed without building:
-    docker/'s files, the pins of the files it installs, the build args, the stage and
-    the base (by digest; a debootstrap base by its suite, the one thing that names it)."""
-    manifest: dict[str, str] = {"stage": s.role}
+def _context_manifest(paths: Paths, lock: SourcesLock, s: ImageSpec) -> dict[str, str]:
+    """What the build context holds, by content: docker/'s files and the pins of the
+    files staged into it."""
+    manifest: dict[str, str] = {}
     for rel, file in _docker_files(paths.root).items():
         manifest[f"docker:{rel}"] = _file_digest(file)
-    manifest[f"source:{TINI_SOURCE[s.arch]}"] = lock[TINI_SOURCE[s.arch]].sha256
+    for name in _file_sources(s):
+        manifest[f"source:{name}"] = lock[name].sha256
     if s.cuda is not None:
         for src in _cuda_sources(lock, s.cuda):
             manifest[f"source:{src.name}"] = src.sha256
         from ..cuda import toolchain
 
         manifest["toolchain_unpack.py"] = _file_digest(toolchain.UNPACKER)
+    return manifest
+
+
+def _digest(manifest: dict[str, str]) -> str:
+    return "sha256:" + hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
+
+
+def context_digest(paths: Paths, lock: SourcesLock, s: ImageSpec) -> str:
+    """The CONTEXT_DIGEST build arg. The RUN steps read scripts and files through bind
+    mounts, which the layer cache does not see; naming their digest in each step makes
+    a changed script a changed step (and the same context shares layers across roles)."""
+    return _digest(_context_manifest(paths, lock, s))
+
+
+def inputs(paths: Paths, lock: SourcesLock, s: ImageSpec) -> str:
+    """The sha256 of everything that goes into the image, computed without building:
+    docker/'s files, the pins of the files it installs, the build args, the stage and
+    the base (by digest; a debootstrap base by its suite, the one thing that names it)."""
+    manifest = {"stage": s.role, **_context_manifest(paths, lock, s)}
     identity = s.base.image or f"debootstrap:{s.base.debootstrap}"
     for key, value in build_args(paths, s, identity).items():
         manifest[f"arg:{key}"] = value
-    text = json.dumps(manifest, sort_keys=True)
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    return _digest(manifest)
 
 
 def recipe_current(paths: Paths, lock: SourcesLock, matrix: BuildMatrix, name: str) -> bool:
@@ -224,14 +260,19 @@ def recipe_current(paths: Paths, lock: SourcesLock, matrix: BuildMatrix, name: s
 def _stage_context(
     paths: Paths, lock: SourcesLock, s: ImageSpec, engine: Engine, dest: Path
 ) -> None:
+    from ..sources import cache
+
     for rel, file in _docker_files(paths.root).items():
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(file, target)
     files = dest / "files"
-    tini = lock[TINI_SOURCE[s.arch]]
-    root = cache.unpack(paths, tini, cache.fetch(paths, tini))
-    shutil.copy2(root / "tini-static", files / "tini-static")
+    for name, member, staged in _FILES:
+        src = lock[name] if name in _file_sources(s) else None
+        if src is not None:
+            root = cache.unpack(paths, src, cache.fetch(paths, src))
+            shutil.copy2(root / member, files / staged)
+            (files / staged).chmod(0o755)
     if s.cuda is not None:
         from ..cuda import toolchain
 
@@ -280,6 +321,8 @@ def _build(
     ref: str,
     log: Path,
 ) -> None:
+    from ..util.fs import clean_stale_temps, temp_dir
+
     work = paths.build / "images"
     clean_stale_temps(work)
     context = temp_dir(work, f"context-{s.name}")
@@ -290,6 +333,7 @@ def _build(
         cmd += ["--label", f"{INPUTS_LABEL}={digest}", "-f", context / "Dockerfile"]
         for key, value in build_args(paths, s, base_ref).items():
             cmd += ["--build-arg", f"{key}={value}"]
+        cmd += ["--build-arg", f"CONTEXT_DIGEST={context_digest(paths, lock, s)}"]
         if (ca := _ca_bundle()) is not None:
             cmd += ["--secret", f"id=ca,src={ca}"]
         if engine.name == "podman" and s.base.debootstrap:
@@ -320,6 +364,9 @@ def build(
     rebuild: bool = False,
 ) -> dict[str, str]:
     """Build (or find current) each selected image; record them; {name: status}."""
+    from ..util.fs import atomic_write
+    from . import base as debootstrap_base
+
     roles = roles or list(ROLES)
     native = host_platforms()
     platforms = platforms or native

@@ -72,6 +72,7 @@ def run(
             what="building the C++ tests",
             log=log,
         )
+        runner.debug_pause("cpp-tests-built")  # the container interrupt test's moment
         # ctest's own output is the result: kept in the log, its summary shown.
         cmd = ["ctest", "--test-dir", build_dir, "--output-on-failure", "--timeout", "300"]
         cmd += ["--parallel", str(jobs), "--output-junit", build_dir / "ctest-junit.xml"]

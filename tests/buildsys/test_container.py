@@ -1,0 +1,307 @@
+"""buildsys.container: image names and tags, the inputs digest, docker/images.lock, the
+heredoc lowering for old podman, and where a session runs (--container)."""
+
+import os
+import shutil
+import stat
+import textwrap
+from pathlib import Path
+
+import pytest
+from buildsys import config
+from buildsys.container import dockerfile, engine, imagelock, images, session
+from buildsys.errors import ConfigError, ToolMissing, UsageError
+from buildsys.util.paths import ROOT, Paths
+
+CFG = config.load(ROOT)
+MATRIX, LOCK = CFG.matrix, CFG.lock
+VERSION = "0.1.0"
+
+
+def paths_at(root: Path, tmp_path: Path) -> Paths:
+    return Paths(root=root, build=tmp_path / "build", source_cache=tmp_path / "cache")
+
+
+def test_tags_follow_the_convention():
+    p = Paths.from_env()
+    tags = {
+        (r, pl): images.spec(p, MATRIX, r, pl).tag
+        for r in ("dev", "test", "release")
+        for pl in ("cuda", "x86")
+    }
+    assert tags[("dev", "cuda")] == f"cuda13.0-dev{VERSION}-almalinux8-x86_64"
+    assert tags[("test", "x86")] == f"x86-test{VERSION}-almalinux8-x86_64"
+    assert tags[("release", "x86")] == f"x86-release{VERSION}-manylinux2014-x86_64"
+    assert tags[("release", "cuda")] == f"cuda13.0-release{VERSION}-manylinux_2_28-x86_64"
+    assert all(t == t.lower() for t in tags.values())
+    here = images.spec(p, MATRIX, "test", "x86", base="bookworm", python="3.11")
+    assert here.tag == f"x86-test{VERSION}-debian12-x86_64"
+    assert here.multiarch_tag == f"x86-test{VERSION}"
+
+
+def test_a_base_below_the_cuda_floor_is_refused():
+    with pytest.raises(UsageError) as err:
+        images.spec(Paths.from_env(), MATRIX, "release", "cuda", base="manylinux2014-x86_64")
+    assert "glibc 2.17" in str(err.value) and ">= 2.28" in str(err.value)
+    with pytest.raises(UsageError, match="did you mean 'bookworm'"):
+        images.spec(Paths.from_env(), MATRIX, "dev", "x86", base="bookwrm")
+
+
+def test_every_cuda_image_default_base_meets_the_toolkit_floor():
+    # The load-time cross-check: a CUDA role's default base carries glibc >= 2.28.
+    for role in MATRIX.images.roles:
+        s = images.spec(Paths.from_env(), MATRIX, role, "cuda")
+        assert tuple(map(int, s.base.glibc.split("."))) >= (2, 28), role
+
+
+def _recipe_copy(tmp_path: Path) -> Path:
+    root = tmp_path / "tree"
+    shutil.copytree(ROOT / "docker", root / "docker")
+    shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")
+    return root
+
+
+def test_the_inputs_digest_follows_every_input(tmp_path):
+    root = _recipe_copy(tmp_path)
+    p = paths_at(root, tmp_path)
+    s = images.spec(p, MATRIX, "test", "x86", base="bookworm", python="3.11")
+    first = images.inputs(p, LOCK, s)
+    assert first == images.inputs(p, LOCK, s)  # deterministic
+    assert first.startswith("sha256:") and len(first) == 71
+    script = root / "docker" / "scripts" / "install-system.sh"
+    script.write_text(script.read_text() + "\n# a change\n")
+    changed = images.inputs(p, LOCK, s)
+    assert changed != first
+    script.chmod(script.stat().st_mode & ~stat.S_IXUSR)  # the mode counts too
+    assert images.inputs(p, LOCK, s) != changed
+    other_python = images.spec(p, MATRIX, "test", "x86", base="bookworm", python="3.12")
+    assert images.inputs(p, LOCK, other_python) != images.inputs(p, LOCK, s)
+    other_stage = images.spec(p, MATRIX, "dev", "x86", base="bookworm", python="3.11")
+    assert images.inputs(p, LOCK, other_stage) != images.inputs(p, LOCK, s)
+
+
+def test_the_committed_lock_matches_the_recipe():
+    """docker/images.lock must be rebuilt (nox -s images) whenever docker/ or a pin it
+    installs changes: each recorded digest is what the recipe gives now."""
+    entries = imagelock.read(ROOT)
+    assert entries, "docker/images.lock records no image"
+    for name in entries:
+        assert images.recipe_current(Paths.from_env(), LOCK, MATRIX, name), (
+            f"{name}: run `nox -s images -- --role {name.split('-')[0]} ...` and commit "
+            "docker/images.lock"
+        )
+
+
+def test_image_lock_round_trip(tmp_path):
+    entry = imagelock.Entry(
+        tag="x86-test0.1.0-debian12-x86_64",
+        ref="localhost/infercore:x86-test0.1.0-debian12-x86_64",
+        id="sha256:" + "a" * 64,
+        inputs="sha256:" + "b" * 64,
+        base="bookworm",
+        base_ref="localhost/infercore-base:bookworm",
+        python="3.11",
+        engine="podman 4.3.1",
+        size_mib=751.8,
+        build_seconds=44.7,
+    )
+    (tmp_path / "docker").mkdir()
+    imagelock.path(tmp_path).write_text(imagelock.render({"test-x86": entry}))
+    assert imagelock.read(tmp_path) == {"test-x86": entry}
+    text = imagelock.path(tmp_path).read_text().replace('python = "3.11"\n', "")
+    imagelock.path(tmp_path).write_text(text)
+    with pytest.raises(ConfigError, match="incomplete"):
+        imagelock.read(tmp_path)
+    assert imagelock.read(tmp_path, strict=False) == {}
+    imagelock.path(tmp_path).write_text("[image.x\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        imagelock.read(tmp_path)
+
+
+DOCKERFILE = textwrap.dedent(
+    """\
+    FROM base AS one
+    RUN --mount=type=bind,source=a,target=/a \\
+        --mount=type=secret,id=ca <<EOT
+    set -eu
+    echo "${X}" \\
+      continued
+    EOT
+
+    RUN echo plain
+    RUN <<-'END'
+    \tindented
+    END
+    """
+)
+
+
+def test_heredocs_are_lowered_to_content_named_scripts():
+    assert dockerfile.has_heredocs(DOCKERFILE)
+    text, scripts = dockerfile.lower_heredocs(DOCKERFILE)
+    assert "<<" not in text and not dockerfile.has_heredocs(text)
+    assert list(scripts.values()) == [
+        'set -eu\necho "${X}" \\\n  continued\n',  # a body is verbatim, never joined
+        "indented\n",  # <<- strips leading tabs
+    ]
+    for name in scripts:
+        assert f"sh {dockerfile.MOUNT_POINT}/{name}" in text
+    assert (
+        "RUN --mount=type=bind,source=a,target=/a --mount=type=secret,id=ca "
+        f"--mount=type=bind,source={dockerfile.HEREDOC_DIR},target={dockerfile.MOUNT_POINT}"
+    ) in text
+    assert "RUN echo plain" in text
+    changed, scripts2 = dockerfile.lower_heredocs(DOCKERFILE.replace("set -eu", "set -e"))
+    assert set(scripts2) != set(scripts) and changed != text  # a changed body, a new step
+    with pytest.raises(ValueError, match="unterminated"):
+        dockerfile.lower_heredocs("FROM x\nRUN <<EOT\necho\n")
+
+
+def test_the_project_dockerfile_lowers():
+    text, scripts = dockerfile.lower_heredocs((ROOT / "docker" / "Dockerfile").read_text())
+    assert len(scripts) == 3 and "<<" not in text
+    assert all(body.startswith("set -eu\n") for body in scripts.values())
+
+
+# -- where a session runs ------------------------------------------------------------
+
+
+def test_split_args():
+    assert session.split_args(["--container", "never", "tests/engine"]) == (
+        "never",
+        None,
+        ["tests/engine"],
+    )
+    assert session.split_args(["--container=always", "--image=test-x86", "-x"]) == (
+        "always",
+        "test-x86",
+        ["-x"],
+    )
+    assert session.split_args([]) == (None, None, [])
+    with pytest.raises(UsageError, match="needs a value"):
+        session.split_args(["--container"])
+    with pytest.raises(UsageError, match="did you mean 'always'"):
+        session.split_args(["--container", "alwys"])
+
+
+def test_session_images():
+    assert session.image_name(MATRIX, "tests", [], None) == "test-cuda"
+    assert session.image_name(MATRIX, "cpp-tests", [], None) == "test-x86"
+    assert session.image_name(MATRIX, "kernels-sm90", [], None) == "dev-cuda"
+    assert session.image_name(MATRIX, "wheels", [], None) == "release-cuda"
+    # --target picks the role's image for that target's platform
+    assert session.image_name(MATRIX, "wheels", ["--target", "cpu-x86_64"], None) == ("release-x86")
+    assert session.image_name(MATRIX, "deps", ["--target=cpu-aarch64"], None) == "dev-arm"
+    assert session.image_name(MATRIX, "tests", [], "test-x86") == "test-x86"
+    with pytest.raises(UsageError, match="did you mean 'test-x86'"):
+        session.image_name(MATRIX, "tests", [], "test-x68")
+    with pytest.raises(ConfigError, match=r"\[images.sessions\]"):
+        session.image_name(MATRIX, "bench", [], None)
+
+
+def _host_paths(tmp_path: Path) -> Paths:
+    root = tmp_path / "tree"
+    (root / "docker").mkdir(parents=True)
+    return paths_at(root, tmp_path)
+
+
+def test_never_and_nested_run_on_the_host(tmp_path):
+    p = _host_paths(tmp_path)
+    env = {"PATH": os.environ["PATH"]}
+    choice = session.resolve(p, MATRIX, LOCK, "cpp-tests", ["--container", "never", "-x"], env)
+    assert choice.engine is None and choice.args == ["-x"]
+    nested = {**env, "INFERCORE_IN_CONTAINER": "test-x86"}
+    choice = session.resolve(p, MATRIX, LOCK, "cpp-tests", ["--container", "always"], nested)
+    assert choice.engine is None  # inside a container, never another
+    with pytest.raises(UsageError, match="INFERCORE_CONTAINER=sometimes"):
+        session.resolve(
+            p, MATRIX, LOCK, "cpp-tests", [], {**env, "INFERCORE_CONTAINER": "sometimes"}
+        )
+
+
+def test_always_without_an_engine_says_how(tmp_path):
+    p = _host_paths(tmp_path)
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    env = {"PATH": str(empty)}
+    with pytest.raises(ToolMissing) as err:
+        session.resolve(p, MATRIX, LOCK, "cpp-tests", ["--container", "always"], env)
+    assert "--container never" in err.value.fix
+    choice = session.resolve(p, MATRIX, LOCK, "cpp-tests", [], env)  # auto: the host
+    assert choice.engine is None
+
+
+def _fake_engine(tmp_path: Path, name: str, version_line: str) -> dict[str, str]:
+    """A stand-in CLI for the version gate only (what `--version` prints)."""
+    bin_dir = tmp_path / f"fake-{name}"
+    bin_dir.mkdir()
+    exe = bin_dir / name
+    exe.write_text(f"#!/bin/sh\necho '{version_line}'\n")
+    exe.chmod(0o755)
+    return {"PATH": str(bin_dir)}
+
+
+def test_an_engine_too_old_is_refused(tmp_path):
+    env = _fake_engine(tmp_path, "podman", "podman version 3.4.4")
+    with pytest.raises(ToolMissing) as err:
+        engine.find(env=env)
+    assert "too old" in str(err.value) and ">= 4.0" in err.value.why
+    env = _fake_engine(tmp_path, "docker", "Docker version 20.10.2, build 2291f61")
+    with pytest.raises(ToolMissing, match="heredocs"):
+        engine.find("docker", env=env)
+    with pytest.raises(UsageError, match="unknown container engine"):
+        engine.find("rkt")
+
+
+PODMAN = shutil.which("podman")
+needs_podman = pytest.mark.skipif(PODMAN is None, reason="needs podman")
+
+
+@needs_podman
+def test_a_lock_that_vouches_for_another_image_is_refused(tmp_path):
+    p = _host_paths(tmp_path)
+    eng = engine.find("podman")
+    assert eng is not None
+    # Any image the engine has, recorded with an id that is not its own.
+    refs = [r for r in os.popen(f"{PODMAN} images --format '{{{{.Repository}}}}:{{{{.Tag}}}}'")]
+    ref = next((r.strip() for r in refs if "infercore" in r), None)
+    if ref is None:
+        pytest.skip("no infercore image built here (nox -s images)")
+    entry = imagelock.Entry(
+        tag="t",
+        ref=ref,
+        id="sha256:" + "0" * 64,
+        inputs="sha256:" + "1" * 64,
+        base="bookworm",
+        base_ref="b",
+        python="3.11",
+        engine=eng.describe(),
+        size_mib=1.0,
+        build_seconds=1.0,
+    )
+    imagelock.path(p.root).write_text(imagelock.render({"test-x86": entry}))
+    env = {"PATH": os.environ["PATH"], "INFERCORE_CONTAINER_ENGINE": "podman"}
+    with pytest.raises(ConfigError) as err:
+        session.resolve(p, MATRIX, LOCK, "cpp-tests", ["--container", "auto"], env)
+    assert "docker/images.lock records sha256:0000" in str(err.value)
+    assert "nox -s images -- --role test --platform x86 --base bookworm" in err.value.fix
+
+
+@needs_podman
+def test_a_missing_image(tmp_path):
+    p = _host_paths(tmp_path)
+    env = {"PATH": os.environ["PATH"], "INFERCORE_CONTAINER_ENGINE": "podman"}
+    with pytest.raises(UsageError) as err:
+        session.resolve(p, MATRIX, LOCK, "cpp-tests", ["--container", "always"], env)
+    assert "records no test-x86 image" in str(err.value)
+    assert err.value.fix.endswith("nox -s images -- --role test --platform x86")
+    choice = session.resolve(p, MATRIX, LOCK, "cpp-tests", [], env)  # auto: the host
+    assert choice.engine is None
+
+
+def test_the_container_user_is_the_trees_owner(tmp_path):
+    p = _host_paths(tmp_path)
+    assert session.container_user(p) == (os.getuid(), os.getgid())
+    if os.getuid() == 0:
+        os.chown(p.root, 1234, 1235)
+        assert session.container_user(p) == (1234, 1235)
