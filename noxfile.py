@@ -183,8 +183,9 @@ def lint(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmark figures for docs/BENCHMARKS.md.
 
-    Wheel and kernel build times (with the kernel schedule's efficiency) and CPU-op
-    throughput (`-- wheels kernels cpu-ops`).
+    Wheel and kernel build times (with the kernel schedule's efficiency), CPU-op
+    throughput, and image builds with the per-session container overhead (`-- wheels
+    kernels cpu-ops containers`; containers is not in the default set: it needs an engine).
     """
     session.install(*BUILDSYS, *KERNEL_TOOLS, *TEST)
     what = session.posargs or ["wheels", "kernels", "cpu-ops"]
@@ -197,6 +198,8 @@ def bench(session: nox.Session) -> None:
         _buildsys(session, "wheel", "--out", wheel_dir)
         _install_wheel(session, wheel_dir)
         _buildsys(session, "bench", "cpu-ops")
+    if "containers" in what:
+        _buildsys(session, "bench", "containers", "--with-tests")
 
 
 @nox.session

@@ -253,13 +253,28 @@ def parser() -> Parser:
     _target_option(repro, AUTO, "'auto' (default)")
 
     bench = commands.add_parser("bench", help="print benchmark figures (docs/BENCHMARKS.md)")
-    bench.add_argument("what", choices=["wheels", "kernels", "cpu-ops"], help="which benchmark")
+    bench.add_argument(
+        "what", choices=["wheels", "kernels", "cpu-ops", "containers"], help="which benchmark"
+    )
     bench.add_argument("--profile", default="ci", help="kernel profile (bench kernels)")
     bench.add_argument(
         "--groups", default="sm80,sm90", help="comma-separated arch groups (bench kernels)"
     )
     bench.add_argument(
         "--python", type=python_version, default="3.11", help="the one-Python run's version"
+    )
+    bench.add_argument(
+        "--images",
+        default="test-x86",
+        help="comma-separated ROLE-PLATFORM images (bench containers)",
+    )
+    bench.add_argument(
+        "--base", default="bookworm", help="the [images.bases] to build FROM (bench containers)"
+    )
+    bench.add_argument(
+        "--with-tests",
+        action="store_true",
+        help="also time nox -s tests in the container and on the host (bench containers)",
     )
 
     commands.add_parser(
@@ -341,6 +356,9 @@ def parser() -> Parser:
     )
     images.add_argument(
         "--rebuild", action="store_true", help="build even when the record says current"
+    )
+    images.add_argument(
+        "--no-cache", action="store_true", help="build without the engine's layer cache"
     )
     images.add_argument(
         "--update-tools-lock",
@@ -461,6 +479,22 @@ def dispatch(args: argparse.Namespace, paths: Paths) -> None:
             for g in groups:
                 matrix.group(g)
             bench.save(paths, "kernels", bench.kernels(paths, profile=args.profile, groups=groups))
+        elif args.what == "containers":
+            from .container import bench as container_bench
+            from .container import cli as container_cli
+
+            names = [n for n in args.images.split(",") if n]
+            figures = container_bench.run(
+                paths,
+                matrix,
+                lock,
+                container_cli.engine_for(matrix, None),
+                names=names,
+                base=args.base,
+                python=args.python,
+                with_tests=args.with_tests,
+            )
+            bench.save(paths, "containers", figures)
         else:
             bench.save(paths, "cpu-ops", bench.cpu_ops())
     elif args.command == "conan-profiles":

@@ -54,7 +54,7 @@ def update_tools_lock(paths: Paths) -> None:
     console.say("images", f"docker/{image_builds.TOOLS_LOCK} {'updated' if changed else 'current'}")
 
 
-def _engine(matrix: BuildMatrix, wanted: str | None) -> engines.Engine:
+def engine_for(matrix: BuildMatrix, wanted: str | None) -> engines.Engine:
     if wanted is None:
         # The configured default when it is usable, else whichever is.
         with contextlib.suppress(ToolMissing):
@@ -67,7 +67,7 @@ def images(paths: Paths, matrix: BuildMatrix, lock: SourcesLock, args: argparse.
     if args.update_tools_lock:
         update_tools_lock(paths)
         return
-    engine = _engine(matrix, args.engine)
+    engine = engine_for(matrix, args.engine)
     image_builds.build(
         paths,
         matrix,
@@ -78,6 +78,7 @@ def images(paths: Paths, matrix: BuildMatrix, lock: SourcesLock, args: argparse.
         base=args.base,
         python=args.python,
         rebuild=args.rebuild,
+        no_cache=args.no_cache,
     )
 
 

@@ -320,6 +320,8 @@ def _build(
     digest: str,
     ref: str,
     log: Path,
+    *,
+    no_cache: bool = False,
 ) -> None:
     from ..util.fs import clean_stale_temps, temp_dir
 
@@ -336,6 +338,8 @@ def _build(
         cmd += ["--build-arg", f"CONTEXT_DIGEST={context_digest(paths, lock, s)}"]
         if (ca := _ca_bundle()) is not None:
             cmd += ["--secret", f"id=ca,src={ca}"]
+        if no_cache:
+            cmd += ["--no-cache"]
         if engine.name == "podman" and s.base.debootstrap:
             cmd += ["--pull=never"]  # the base exists only here
         cmd.append(context)
@@ -362,6 +366,7 @@ def build(
     base: str | None = None,
     python: str | None = None,
     rebuild: bool = False,
+    no_cache: bool = False,
 ) -> dict[str, str]:
     """Build (or find current) each selected image; record them; {name: status}."""
     from ..util.fs import atomic_write
@@ -401,7 +406,7 @@ def build(
         log.unlink(missing_ok=True)
         console.say(s.name, f"building {ref} FROM {base_ref} ({engine.describe()})")
         start = time.monotonic()
-        _build(paths, lock, s, engine, base_ref, digest, ref, log)
+        _build(paths, lock, s, engine, base_ref, digest, ref, log, no_cache=no_cache)
         seconds = time.monotonic() - start
         image_id = engine.image_id(ref)
         if image_id is None:
