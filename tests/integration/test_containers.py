@@ -82,11 +82,18 @@ def _env(tree: Path) -> dict[str, str]:
     return env
 
 
-def _nox(tree: Path, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
+def _nox_cmd(tree: Path, *args: str) -> list[str]:
     # The nox of this test environment (the test group pins it); the noxfile's script
-    # block is satisfied by it, so nox runs the copy's noxfile directly.
+    # block is satisfied by it, so nox runs the copy's noxfile directly. Its host-side
+    # session venvs go outside the tree: this nox runs as root, and what is checked is
+    # that the sessions in the container write as the tree's owner.
+    envdir = tree.parent / f"{tree.name}-host-nox"
+    return [sys.executable, "-m", "nox", "--no-color", "--envdir", str(envdir), *args]
+
+
+def _nox(tree: Path, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "nox", "--no-color", *args],
+        _nox_cmd(tree, *args),
         cwd=tree,
         env=_env(tree),
         capture_output=True,

@@ -237,9 +237,13 @@ def _writable_by(path: Path, uid: int) -> bool:
 
 
 def _own(path: Path, uid: int, gid: int) -> Path:
+    """mkdir -p, with every directory it creates (and `path`) owned by uid:gid."""
+    created = [p for p in [path, *path.parents] if not p.exists()]
     path.mkdir(parents=True, exist_ok=True)
-    if os.getuid() == 0 and (path.stat().st_uid, path.stat().st_gid) != (uid, gid):
-        os.chown(path, uid, gid)
+    if os.getuid() == 0:
+        for p in [*created, path]:
+            if (p.stat().st_uid, p.stat().st_gid) != (uid, gid):
+                os.chown(p, uid, gid)
     return path
 
 
