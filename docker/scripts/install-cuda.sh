@@ -1,12 +1,12 @@
 #!/bin/sh
-# The pinned CUDA toolchain: install-cuda.sh CUDA_VERSION FILES_DIR. FILES_DIR holds
-# NVIDIA's wheels (nvcc, runtime, CCCL, ...) that `nox -s images` verified against
-# sources.lock.toml, and toolchain_unpack.py, the same unpacker the host uses for
-# `--toolchain pinned`: the image's compiler is byte for byte the host's.
+# The pinned CUDA toolchain: install-cuda.sh CUDA_VERSION FILES_DIR. FILES_DIR/cuda holds
+# NVIDIA's wheels (nvcc, crt, nvvm, runtime, CCCL) that `nox -s images` verified against
+# sources.lock.toml, their SHA256SUMS, toolchain_unpack.py (the same unpacker the host
+# runs for `--toolchain pinned`, so the image's compiler is byte for byte the host's)
+# and assemble.sh, the one command line that runs it.
 set -eu
 version=${1:?usage: install-cuda.sh CUDA_VERSION FILES_DIR}
 files=${2:?usage: install-cuda.sh CUDA_VERSION FILES_DIR}
-prefix="/opt/cuda-$version"
-python3 "$files/toolchain_unpack.py" --prefix "$prefix" "$files"/cuda/*.whl
-ln -sfn "$prefix" /opt/cuda
+sh "$files/cuda/assemble.sh"
+ln -sfn "/opt/cuda-$version" /opt/cuda
 /opt/cuda/bin/nvcc --version | tail -n 2

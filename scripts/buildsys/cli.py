@@ -15,12 +15,15 @@ import sys
 import threading
 import traceback
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from . import config
 from .errors import BUG_EXIT_CODE, BuildError, Interrupted, UsageError
 from .util import console, runner
 from .util.paths import Paths
+
+if TYPE_CHECKING:
+    from .cuda.toolchain import Compiler
 
 AUTO = "auto"
 
@@ -111,6 +114,17 @@ def _mirrors(sub: argparse.ArgumentParser) -> None:
     )
 
 
+def _toolchain(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--toolchain",
+        choices=["host", "pinned"],
+        default=None,
+        help="where nvcc comes from: host ($CUDACXX, PATH, /usr/local/cuda) or pinned (the "
+        "CUDA wheels of sources.lock.toml, fetched and assembled on first use); default "
+        "$INFERCORE_TOOLCHAIN, else host",
+    )
+
+
 def parser() -> Parser:
     p = Parser(
         prog="buildsys", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -154,6 +168,7 @@ def parser() -> Parser:
     for sub in (wheels, wheel):
         _target_option(sub, AUTO, "'auto' (default): CUDA when nvcc is found, else CPU")
         _jobs(sub)
+        _toolchain(sub)
         sub.add_argument(
             "--profile",
             type=name,
@@ -223,6 +238,7 @@ def parser() -> Parser:
     kern.add_argument(
         "--offline", action="store_true", help="use only the sources cache, never the network"
     )
+    _toolchain(kern)
 
     plan = commands.add_parser(
         "plan",
@@ -240,6 +256,7 @@ def parser() -> Parser:
         help="kernel profile for the CUDA targets (default: each target's)",
     )
     plan.add_argument("--json", action="store_true", help="machine-readable output")
+    _toolchain(plan)
 
     repro = commands.add_parser(
         "reproducible",
@@ -251,6 +268,41 @@ def parser() -> Parser:
         default=f"{sys.version_info.major}.{sys.version_info.minor}",
     )
     _target_option(repro, AUTO, "'auto' (default)")
+    _toolchain(repro)
+
+    tc = commands.add_parser(
+        "toolchain",
+        help="fetch and assemble the pinned CUDA toolchain and print its prefix",
+        description="Fetch the CUDA wheels that sources.lock.toml pins for a CUDA version "
+        '(toolchain = "cuda-X.Y"), verify each sha256, and assemble them into one '
+        "CUDA_HOME prefix in the sources cache (toolchains/cuda-X.Y-HASH: bin/nvcc, include/, "
+        "lib/, nvvm/), checked to report the pinned nvcc version. `--toolchain pinned` "
+        "builds use it; the images assemble the same tree.",
+    )
+    tc.add_argument(
+        "--cuda",
+        type=name,
+        default=None,
+        help="CUDA version (default: the CUDA target's, e.g. 13.0)",
+    )
+    tc.add_argument(
+        "--offline",
+        action="store_true",
+        help="use only the sources cache and --mirror directories; list what is missing",
+    )
+    _mirrors(tc)
+    tc.add_argument(
+        "--verify",
+        action="store_true",
+        help="hash the assembled tree against its manifest; one that differs is set aside "
+        "and assembled again",
+    )
+    tc.add_argument(
+        "--print-prefix",
+        action="store_true",
+        help="print only the prefix on stdout (progress goes to stderr), for "
+        "CUDA_HOME=$(python -m buildsys toolchain --print-prefix)",
+    )
 
     bench = commands.add_parser("bench", help="print benchmark figures (docs/BENCHMARKS.md)")
     bench.add_argument(
@@ -297,6 +349,7 @@ def parser() -> Parser:
     )
     _target_option(deps, AUTO, "'auto' (default): CUDA when nvcc is found, else CPU")
     _target_option(tests, "cpu", "'cpu' (default): this machine's CPU target")
+    _toolchain(tests)
     for sub in (deps, tests):
         _jobs(sub, "parallel build jobs")
         sub.add_argument(
@@ -405,6 +458,7 @@ def dispatch(args: argparse.Namespace, paths: Paths) -> None:
 
         container_cli.container_run(paths, matrix, lock, args.session, args.args)
         return
+    compiler = _compiler(args, paths, lock)
     if args.command == "wheels":
         from .wheels import pipeline
 
@@ -418,6 +472,7 @@ def dispatch(args: argparse.Namespace, paths: Paths) -> None:
             dist=args.dist,
             retest=args.retest,
             profile=args.profile,
+            compiler=compiler,
         )
     elif args.command == "wheel":
         from .wheels import pipeline
@@ -430,6 +485,7 @@ def dispatch(args: argparse.Namespace, paths: Paths) -> None:
             target_name=args.target,
             jobs=args.jobs,
             profile=args.profile,
+            compiler=compiler,
         )
     elif args.command == "sources":
         from .sources import cache
@@ -457,18 +513,30 @@ def dispatch(args: argparse.Namespace, paths: Paths) -> None:
             cuda=args.cuda,
             jobs=args.jobs,
             offline=args.offline,
+            compiler=compiler,
         )
     elif args.command == "plan":
         from . import plan
 
         plan.show(
-            plan.make(paths, matrix, lock, target=args.target, profile=args.profile),
+            plan.make(
+                paths,
+                matrix,
+                lock,
+                target=args.target,
+                profile=args.profile,
+                choice=compiler.choice,
+            ),
             as_json=args.json,
         )
     elif args.command == "reproducible":
         from .wheels import reproducible
 
-        reproducible.check(paths, python=args.python, target=args.target)
+        reproducible.check(paths, python=args.python, target=args.target, toolchain=compiler.choice)
+    elif args.command == "toolchain":
+        from .cuda import toolchain_cli
+
+        toolchain_cli.run(paths, matrix, lock, args)
     elif args.command == "bench":
         from . import bench
 
@@ -516,7 +584,24 @@ def dispatch(args: argparse.Namespace, paths: Paths) -> None:
             jobs=args.jobs,
             offline=args.offline,
             mirrors=args.mirror,
+            compiler=compiler,
         )
+
+
+def _compiler(args: argparse.Namespace, paths: Paths, lock: config.SourcesLock) -> Compiler:
+    """The command's --toolchain choice (default $INFERCORE_TOOLCHAIN, else host), with the
+    command's --offline and --mirror for fetching the pinned wheels."""
+    from .cuda import toolchain
+
+    if not hasattr(args, "toolchain"):
+        return toolchain.Compiler()
+    return toolchain.Compiler(
+        choice=args.toolchain or toolchain.default_choice(),
+        paths=paths,
+        lock=lock,
+        offline=getattr(args, "offline", False),
+        mirrors=tuple(getattr(args, "mirror", ())),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -78,6 +78,15 @@ def test_repository_files_load():
     assert bm.images.sessions["cpp-tests"] == "test-x86"
     assert list(lock)[:5] == ["cutlass", "flash-attention", "gtest", "glog", "pybind11"]
     assert lock["tini-amd64"].kind == "deb"
+    toolchain = [
+        "nvidia-cuda-nvcc",
+        "nvidia-cuda-crt",
+        "nvidia-nvvm",
+        "nvidia-cuda-runtime",
+        "nvidia-cuda-cccl",
+    ]
+    assert [s.name for s in lock.toolchains["13.0"]] == toolchain
+    assert all(lock[n].root == "nvidia/cu13" and lock[n].kind == "wheel" for n in toolchain)
     assert lock["gtest"].conan_recipe == "gtest" and lock["cutlass"].conan_recipe is None
     assert lock["flash-attention"].root == "flash_attn-2.8.3"
     assert len(lock) == len(lock.source) and "glog" in lock and lock.get("nope") is None
@@ -457,6 +466,65 @@ def test_source_fields_are_checked():
     data = copy.deepcopy(LOCK)
     del data["source"][0]["sha256"]
     assert '#1 ("cutlass") sha256: missing' in one_problem(data, config.parse_lock)[0]
+
+
+def _toolchain_entries(data):
+    return [i for i, s in enumerate(data["source"]) if s.get("toolchain")]
+
+
+def test_toolchain_key_is_a_cuda_version_name():
+    data = copy.deepcopy(LOCK)
+    data["source"][_toolchain_entries(data)[0]]["toolchain"] = "13.0"
+    line, _ = one_problem(data, config.parse_lock)
+    assert '("nvidia-cuda-nvcc") toolchain: not allowed; found "13.0"' in line
+    assert 'like "cuda-13.0"' in line
+
+
+def test_toolchain_entries_are_wheels_with_one_root_and_a_compiler():
+    data = copy.deepcopy(LOCK)
+    first, second, *_ = _toolchain_entries(data)
+    data["source"][second]["kind"] = "tarball"
+    line, _ = one_problem(data, config.parse_lock)
+    assert "(\"nvidia-cuda-crt\") kind: toolchain 'cuda-13.0' is assembled from wheels only" in line
+    data = copy.deepcopy(LOCK)
+    data["source"][second]["root"] = "nvidia/cu12"
+    line, _ = one_problem(data, config.parse_lock)
+    assert "must share one root ([[source]] #6 has 'nvidia/cu13')" in line
+    data = copy.deepcopy(LOCK)
+    data["source"][second]["root"] = ""
+    line, _ = one_problem(data, config.parse_lock)
+    assert "a toolchain wheel needs the directory that becomes the prefix" in line
+    data = copy.deepcopy(LOCK)
+    del data["source"][first]
+    line, _ = one_problem(data, config.parse_lock)
+    assert "toolchain 'cuda-13.0' has no nvidia-cuda-nvcc wheel (its nvcc)" in line
+    assert line.startswith('sources.lock.toml: [[source]] #6 ("nvidia-cuda-crt") toolchain:')
+
+
+def test_a_toolchain_cuda_version_must_be_a_known_toolkit():
+    """The cross-check of the two files: the error names the lock entry's TOML path."""
+    data = copy.deepcopy(LOCK)
+    for i in _toolchain_entries(data):
+        data["source"][i]["toolchain"] = "cuda-13.1"
+    bm, lock = config.parse_matrix(MATRIX), config.parse_lock(data)
+    with pytest.raises(ConfigError) as info:
+        config.cross_check(bm, lock)
+    err = info.value
+    assert err.exit_code == 3 and len(err.problems) == 5
+    line = str(err.problems[0])
+    assert line.startswith('sources.lock.toml: [[source]] #6 ("nvidia-cuda-nvcc") toolchain:')
+    assert "CUDA 13.1 (toolchain cuda-13.1) is not in build-matrix.toml's [cuda-toolkits]" in line
+    assert "allowed: cuda-X.Y for a CUDA version in [cuda-toolkits]: 12.4, 12.8, 12.9, 13.0" in line
+    assert "did you mean '13.0'?" in line and 'add [cuda-toolkits."13.1"]' in line
+    config.cross_check(bm, config.parse_lock(LOCK))  # the repository's files agree
+
+
+def test_load_cross_checks_the_two_files(tmp_path):
+    (tmp_path / "build-matrix.toml").write_bytes((ROOT / "build-matrix.toml").read_bytes())
+    text = (ROOT / "sources.lock.toml").read_text()
+    (tmp_path / "sources.lock.toml").write_text(text.replace('"cuda-13.0"', '"cuda-11.8"'))
+    with pytest.raises(ConfigError, match=r"CUDA 11\.8 \(toolchain cuda-11\.8\) is not in"):
+        config.load(tmp_path)
 
 
 def test_models_build_from_python_by_their_attribute_names():

@@ -46,12 +46,12 @@ def test_check_dist_refuses_a_file_and_an_empty_name(tmp_path):
 
 
 def test_choose_target_names_or_auto(capsys):
-    assert pipeline.choose_target(MATRIX, "cpu-x86_64", None).name == "cpu-x86_64"
-    assert pipeline.choose_target(MATRIX, "auto", Path("/cuda/bin/nvcc")).name == "cuda-x86_64"
-    assert pipeline.choose_target(MATRIX, "auto", None).name == "cpu-x86_64"
+    assert pipeline.choose_target(MATRIX, "cpu-x86_64", False).name == "cpu-x86_64"
+    assert pipeline.choose_target(MATRIX, "auto", True).name == "cuda-x86_64"
+    assert pipeline.choose_target(MATRIX, "auto", False).name == "cpu-x86_64"
     assert "nvcc not found" in capsys.readouterr().out  # it says why it chose CPU
     with pytest.raises(BuildError, match="unknown build target 'gpu'"):
-        pipeline.choose_target(MATRIX, "gpu", None)
+        pipeline.choose_target(MATRIX, "gpu", False)
 
 
 def test_the_build_environment_is_reproducible(monkeypatch):

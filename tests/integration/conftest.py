@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# Tests that import buildsys itself (test_pinned_toolchain.py), as tests/buildsys does.
+sys.path.insert(0, str(ROOT / "scripts"))
 
 
 def buildsys(*args: str, build_dir: Path, extra_env: dict | None = None) -> subprocess.Popen:

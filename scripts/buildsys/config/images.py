@@ -155,6 +155,7 @@ class Images(Model):
                         "not a session that runs in a container" + (f"; {hint}" if hint else ""),
                         found=session,
                         allowed=", ".join(SESSIONS),
+                        fix="remove it, or name a session that takes --container",
                     )
                 )
             if image not in known:
@@ -164,7 +165,9 @@ class Images(Model):
                         ("sessions", session),
                         f"image {image!r} is not ROLE-PLATFORM" + (f"; {hint}" if hint else ""),
                         found=image,
-                        allowed=", ".join(known),
+                        allowed=", ".join(known)
+                        or "ROLE-PLATFORM, ROLE in [images.roles] (none defined)",
+                        fix="name a role of [images.roles] and a platform (cuda, x86, arm)",
                     )
                 )
         raise_checks(problems)

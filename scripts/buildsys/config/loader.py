@@ -16,9 +16,10 @@ else:  # pragma: no cover - nox itself may run on 3.10, where nox brings tomli
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import ConfigError, Problem, problems_from
+from .errors import ConfigError, Problem, problems_from, toml_path, toml_value
 from .lock import SourcesLock
 from .matrix import BuildMatrix
+from .values import did_you_mean, known_list
 
 MATRIX_FILE = "build-matrix.toml"
 LOCK_FILE = "sources.lock.toml"
@@ -136,9 +137,41 @@ def load_lock(path: Path) -> SourcesLock:
     return _lock(*_stamp(path), path.name)
 
 
+def cross_check(matrix: BuildMatrix, lock: SourcesLock, *, file: str = LOCK_FILE) -> None:
+    """What one file says about the other: a pinned toolchain's CUDA version is one that
+    build-matrix.toml describes ([cuda-toolkits]), so its archs and glibc floor are known."""
+    problems = []
+    # toml_path spells a [[source]] by its index and name; those are all it reads.
+    data = {"source": [{"name": s.name} for s in lock.source]}
+    for i, src in enumerate(lock.source):
+        cuda = src.toolchain_cuda
+        if cuda is None or cuda in matrix.toolkits:
+            continue
+        hint = did_you_mean(cuda, matrix.toolkits)
+        problems.append(
+            Problem(
+                file,
+                toml_path(("source", i, "toolchain"), data),
+                f"CUDA {cuda} (toolchain {src.toolchain}) is not in {MATRIX_FILE}'s "
+                "[cuda-toolkits]",
+                found=toml_value(src.toolchain),
+                allowed="cuda-X.Y for a CUDA version in [cuda-toolkits]: "
+                + known_list(matrix.toolkits),
+                hint=hint,
+                fix=f'add [cuda-toolkits."{cuda}"] to {MATRIX_FILE} (its SASS targets, '
+                "min-glibc, max-gcc), or pin a toolchain of a known CUDA version",
+            )
+        )
+    if problems:
+        raise ConfigError(file, problems)
+
+
 def load(root: Path) -> Config:
-    """Both files of the repository at `root` (each cached by resolved path and mtime)."""
-    return Config(matrix=load_matrix(root / MATRIX_FILE), lock=load_lock(root / LOCK_FILE))
+    """Both files of the repository at `root` (each cached by resolved path and mtime),
+    cross-checked."""
+    cfg = Config(matrix=load_matrix(root / MATRIX_FILE), lock=load_lock(root / LOCK_FILE))
+    cross_check(cfg.matrix, cfg.lock)
+    return cfg
 
 
 def clear_cache() -> None:

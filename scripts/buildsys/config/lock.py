@@ -14,6 +14,7 @@ from .values import (
     RelPathOrEmpty,
     SafeName,
     Sha256,
+    ToolchainName,
     Url,
     UrlOrEmpty,
     check,
@@ -25,6 +26,8 @@ from .values import (
 )
 
 KINDS = ("wheel", "sdist", "tarball", "deb")
+TOOLCHAIN_PREFIX = "cuda-"  # a toolchain's name is this and its CUDA version
+TOOLCHAIN_COMPILER = "nvidia-cuda-nvcc"  # every toolchain has it; its version is nvcc's
 Kind = Literal["wheel", "sdist", "tarball", "deb"]
 
 
@@ -66,6 +69,20 @@ class Source(Model):
         alias="conan-recipe",
         description="the Conan recipe (conan/recipes) whose conandata.yml this entry pins",
     )
+    toolchain: ToolchainName | None = Field(
+        None,
+        description="the pinned toolchain this wheel is part of: all the wheels with the same "
+        'toolchain ("cuda-13.0": nvcc, its compiler parts, the CUDA runtime and CCCL) are '
+        "assembled into one CUDA_HOME prefix (`python -m buildsys toolchain`), used by "
+        "`--toolchain pinned` and inside the images; its CUDA version must be in "
+        "build-matrix.toml's [cuda-toolkits]",
+        examples=["cuda-13.0"],
+    )
+
+    @property
+    def toolchain_cuda(self) -> str | None:
+        """The CUDA version of the toolchain this wheel belongs to ("13.0"), if any."""
+        return self.toolchain.removeprefix(TOOLCHAIN_PREFIX) if self.toolchain else None
 
 
 class SourcesLock(Model):
@@ -113,6 +130,73 @@ class SourcesLock(Model):
 
     def items(self) -> ItemsView[str, Source]:
         return self.sources.items()
+
+    @property
+    def toolchains(self) -> dict[str, tuple[Source, ...]]:
+        """CUDA version ("13.0") -> the wheels of its pinned toolchain, in file order."""
+        out: dict[str, list[Source]] = {}
+        for s in self.source:
+            if s.toolchain_cuda is not None:
+                out.setdefault(s.toolchain_cuda, []).append(s)
+        return {cuda: tuple(wheels) for cuda, wheels in out.items()}
+
+    @model_validator(mode="after")
+    def _toolchains(self) -> SourcesLock:
+        """A toolchain's entries are wheels with one root (the unpacker takes one), and
+        one of them is the compiler."""
+        problems: list[dict[str, Any]] = []
+        roots: dict[str, tuple[int, str]] = {}
+        first_entry: dict[str, int] = {}
+        for i, src in enumerate(self.source):
+            if src.toolchain is None:
+                continue
+            first_entry.setdefault(src.toolchain, i)
+            if src.kind != "wheel":
+                problems.append(
+                    check(
+                        ("source", i, "kind"),
+                        f"toolchain {src.toolchain!r} is assembled from wheels only",
+                        found=src.kind,
+                        allowed='"wheel"',
+                        fix="pin the wheel of this component, or remove toolchain from the entry",
+                    )
+                )
+            if not src.root:
+                problems.append(
+                    check(
+                        ("source", i, "root"),
+                        "a toolchain wheel needs the directory that becomes the prefix",
+                        found=src.root,
+                        allowed='the wheel\'s top directory, e.g. "nvidia/cu13"',
+                        fix='set root = "nvidia/cu13" (CUDA 13 wheels)',
+                    )
+                )
+                continue
+            first = roots.setdefault(src.toolchain, (i, src.root))
+            if first[1] != src.root:
+                problems.append(
+                    check(
+                        ("source", i, "root"),
+                        f"the wheels of toolchain {src.toolchain!r} must share one root "
+                        f"([[source]] #{first[0] + 1} has {first[1]!r})",
+                        found=src.root,
+                        allowed=repr(first[1]),
+                        fix="give every wheel of the toolchain the same root",
+                    )
+                )
+        for name, i in first_entry.items():
+            if not any(s.toolchain == name and s.name == TOOLCHAIN_COMPILER for s in self.source):
+                problems.append(
+                    check(
+                        ("source", i, "toolchain"),
+                        f"toolchain {name!r} has no {TOOLCHAIN_COMPILER} wheel (its nvcc)",
+                        found=name,
+                        allowed=f"a toolchain whose wheels include {TOOLCHAIN_COMPILER}",
+                        fix=f'pin {TOOLCHAIN_COMPILER} with toolchain = "{name}"',
+                    )
+                )
+        raise_checks(problems)
+        return self
 
     @model_validator(mode="after")
     def _unique(self) -> SourcesLock:

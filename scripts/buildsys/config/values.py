@@ -40,6 +40,7 @@ POLICY = r"^(manylinux2014|manylinux_[0-9]+_[0-9]+)$"
 CROSS_PREFIX = r"^[A-Za-z0-9_./+-]+$"
 REL_PATH = r"^[A-Za-z0-9._+-]+(/[A-Za-z0-9._+-]+)*$"
 REL_PATH_OR_EMPTY = r"^([A-Za-z0-9._+-]+(/[A-Za-z0-9._+-]+)*)?$"
+TOOLCHAIN = r"^cuda-[0-9]+\.[0-9]+$"
 
 PATTERN_HELP = {
     SAFE_NAME: "one safe path component: 1-128 of A-Z a-z 0-9 . _ + -, starting with a "
@@ -57,6 +58,7 @@ PATTERN_HELP = {
     CROSS_PREFIX: 'a toolchain prefix like "aarch64-linux-gnu-"',
     REL_PATH: "a relative path (components of A-Z a-z 0-9 . _ + -, no '..')",
     REL_PATH_OR_EMPTY: "a relative path (components of A-Z a-z 0-9 . _ + -, no '..'), or \"\"",
+    TOOLCHAIN: 'a pinned toolchain\'s name: "cuda-" and a CUDA version, like "cuda-13.0"',
 }
 
 # A value of each pattern, for the "fix: add KEY = VALUE" of a missing key.
@@ -75,6 +77,7 @@ PATTERN_EXAMPLE = {
     CROSS_PREFIX: '"aarch64-linux-gnu-"',
     REL_PATH: '"dist"',
     REL_PATH_OR_EMPTY: '""',
+    TOOLCHAIN: '"cuda-13.0"',
 }
 
 
@@ -191,6 +194,7 @@ RelPathOrEmpty = Annotated[
     str, StringConstraints(pattern=REL_PATH_OR_EMPTY), AfterValidator(_no_dotdot_component)
 ]
 
+ToolchainName = pattern(TOOLCHAIN)
 ArchList = tuple_of(Arch)
 NameList = tuple_of(SafeName)
 

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import platform as host_platform
+import shlex
 import shutil
 import stat
 import time
@@ -38,6 +39,9 @@ TINI_SOURCE = {"x86_64": "tini-amd64", "aarch64": "tini-arm64"}
 UV_SOURCE = {"x86_64": "uv-x86_64"}
 TOOLS_LOCK = "tools.lock.txt"  # docker/tools.lock.txt, generated from pyproject's image group
 INPUTS_LABEL = "org.infercore.inputs"
+# The stdlib-only unpacker of the pinned CUDA wheels, by path: importing cuda.toolchain
+# here would pull in the sources cache, which nox's own environment lacks.
+UNPACKER = Path(__file__).resolve().parents[1] / "cuda" / "toolchain_unpack.py"
 
 
 @dataclass(frozen=True)
@@ -150,9 +154,12 @@ def host_platforms() -> list[str]:
 
 def _cuda_sources(lock: SourcesLock, cuda: str) -> list:
     """The pinned wheels of CUDA `cuda`'s toolchain (sources.lock.toml, toolchain key)."""
-    from ..cuda import toolchain
-
-    return toolchain.sources(lock, cuda)
+    if cuda not in lock.toolchains:
+        raise ConfigError(
+            f"sources.lock.toml pins no CUDA {cuda} toolchain for the CUDA images",
+            fix=f'pin its wheels there with toolchain = "cuda-{cuda}"',
+        )
+    return list(lock.toolchains[cuda])
 
 
 def _file_sources(s: ImageSpec) -> list[str]:
@@ -215,9 +222,7 @@ def _context_manifest(paths: Paths, lock: SourcesLock, s: ImageSpec) -> dict[str
     if s.cuda is not None:
         for src in _cuda_sources(lock, s.cuda):
             manifest[f"source:{src.name}"] = src.sha256
-        from ..cuda import toolchain
-
-        manifest["toolchain_unpack.py"] = _file_digest(toolchain.UNPACKER)
+        manifest["toolchain_unpack.py"] = _file_digest(UNPACKER)
     return manifest
 
 
@@ -274,17 +279,20 @@ def _stage_context(
             shutil.copy2(root / member, files / staged)
             (files / staged).chmod(0o755)
     if s.cuda is not None:
+        # The verified wheels, SHA256SUMS and toolchain_unpack.py, and the one command
+        # that assembles them (the host's --toolchain pinned runs the same file).
         from ..cuda import toolchain
 
-        (files / "cuda").mkdir()
-        for src in _cuda_sources(lock, s.cuda):
-            # A hard link where the cache shares the file system (the wheels are large).
-            got = cache.fetch(paths, src)
-            try:
-                os.link(got, files / "cuda" / src.filename)
-            except OSError:
-                shutil.copy2(got, files / "cuda" / src.filename)
-        shutil.copy2(toolchain.UNPACKER, files / "toolchain_unpack.py")
+        wheels = toolchain.stage(paths, lock, s.cuda, files / "cuda")
+        inside = "/mnt/files/cuda"
+        cmd = toolchain.unpack_command(
+            f"/opt/cuda-{s.cuda}",
+            [f"{inside}/{w.name}" for w in wheels],
+            root=_cuda_sources(lock, s.cuda)[0].root,
+            sha256sums=f"{inside}/{toolchain.SHA256SUMS}",
+            script=f"{inside}/{UNPACKER.name}",
+        )
+        (files / "cuda" / "assemble.sh").write_text(shlex.join(cmd) + "\n")
     if not engine.reads_heredocs:
         text, scripts = dockerfile.lower_heredocs((dest / "Dockerfile").read_text())
         (dest / "Dockerfile").write_text(text)

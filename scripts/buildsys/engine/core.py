@@ -63,13 +63,15 @@ def check_cuda(matrix: BuildMatrix, target: Target, nvcc: Path | None) -> None:
         raise ToolMissing(
             f"target {target.name} needs CUDA {target.cuda}, but nvcc was not found",
             why="looked at $CUDACXX, PATH and /usr/local/cuda/bin/nvcc",
-            fix=f"install the CUDA {target.cuda} toolkit, or build the CPU target (--target auto)",
+            fix=f"install the CUDA {target.cuda} toolkit, use the pinned one (--toolchain "
+            "pinned), or build the CPU target (--target auto)",
         )
     found = nvcc_tool.version(nvcc)
     if found != target.cuda:
         raise ToolMissing(
             f"target {target.name} is pinned to CUDA {target.cuda}, but {nvcc} is CUDA {found}",
-            fix=f"point CUDACXX at a CUDA {target.cuda} nvcc, or change cuda in build-matrix.toml",
+            fix=f"point CUDACXX at a CUDA {target.cuda} nvcc, use the pinned one (--toolchain "
+            "pinned), or change cuda in build-matrix.toml",
         )
 
 

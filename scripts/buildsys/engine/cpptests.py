@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..config import BuildMatrix, SourcesLock, Target
+from ..cuda.toolchain import Compiler
 from ..deps import conan
 from ..errors import BuildError
 from ..host import memory
-from ..host import nvcc as nvcc_tool
 from ..util import cmake, console, runner
 from ..util.fs import locked
 from ..util.paths import Paths
@@ -24,12 +24,13 @@ CPU = "cpu"
 AUTO = "auto"
 
 
-def choose_target(matrix: BuildMatrix, name: str) -> Target:
-    """`cpu` (the default: the tests need no GPU) is this machine's CPU target."""
+def choose_target(matrix: BuildMatrix, name: str, compiler: Compiler | None = None) -> Target:
+    """`cpu` (the default: the tests need no GPU) is this machine's CPU target; `auto` the
+    CUDA one when the --toolchain choice has a CUDA compiler."""
     if name == CPU:
         return matrix.default_target(cuda_available=False)
     if name == AUTO:
-        return matrix.default_target(cuda_available=nvcc_tool.find() is not None)
+        return matrix.default_target(cuda_available=(compiler or Compiler()).available())
     return matrix.target(name)
 
 
@@ -42,10 +43,12 @@ def run(
     jobs: int | None = None,
     offline: bool = False,
     mirrors: Sequence[Path] = (),
+    compiler: Compiler | None = None,
 ) -> None:
-    target = choose_target(matrix, target_name)
+    compiler = compiler or Compiler()
+    target = choose_target(matrix, target_name, compiler)
     jobs = jobs or memory.cpus()
-    nvcc = nvcc_tool.find() if target.is_cuda else None
+    nvcc = compiler.nvcc(str(target.cuda)) if target.is_cuda else None
     core.check_cuda(matrix, target, nvcc)
     c = conan.Conan(paths=paths, matrix=matrix, lock=lock)
     deps = conan.install(c, target.name, jobs=jobs, offline=offline, mirrors=mirrors)

@@ -24,6 +24,7 @@ from pathlib import Path
 from rich.table import Table
 
 from ..config import BuildMatrix, SourcesLock
+from ..cuda.toolchain import Compiler
 from ..errors import ConfigError, ToolMissing
 from ..host import memory
 from ..host import nvcc as nvcc_tool
@@ -439,13 +440,22 @@ def report(
     return summary
 
 
-def require_nvcc(what: str) -> Path:
-    found = nvcc_tool.find()
+def require_nvcc(what: str, cuda: str, compiler: Compiler | None = None) -> Path:
+    """The --toolchain choice's nvcc for CUDA `cuda`, of that version."""
+    compiler = compiler or Compiler()
+    found = compiler.nvcc(cuda)
     if found is None:
         raise ToolMissing(
             f"{what} needs nvcc",
-            why="looked at $CUDACXX, PATH and /usr/local/cuda/bin/nvcc",
-            fix="install the CUDA toolkit (the version in build-matrix.toml's CUDA target)",
+            why=compiler.where(),
+            fix="install the CUDA toolkit (the version in build-matrix.toml's CUDA target), "
+            "or use the pinned one (--toolchain pinned)",
+        )
+    found_version = nvcc_tool.version(found)
+    if cuda != found_version:
+        raise ToolMissing(
+            f"CUDA {cuda} was asked for, but {found} is CUDA {found_version}",
+            fix=f"point CUDACXX at a CUDA {cuda} nvcc, or pass --cuda {found_version}",
         )
     return found
 
@@ -460,6 +470,7 @@ def run(
     cuda: str | None,
     jobs: int | None,
     offline: bool,
+    compiler: Compiler | None = None,
 ) -> list[KernelBuild]:
     """`nox -s kernels-<group>`: defaults from the CUDA target `nox -s wheels` would build."""
     cuda_target = matrix.default_target(cuda_available=True)
@@ -467,11 +478,5 @@ def run(
     cuda = cuda or str(cuda_target.cuda)
     profile = profile or cuda_target.kernel_profile or "ci"
     plans = plans_for(matrix, groups, profile=profile, cuda=cuda)  # checked before any tool
-    nvcc = require_nvcc(f"kernels-{'+'.join(groups)}")
-    found = nvcc_tool.version(nvcc)
-    if cuda != found:
-        raise ToolMissing(
-            f"CUDA {cuda} was asked for, but {nvcc} is CUDA {found}",
-            fix=f"point CUDACXX at a CUDA {cuda} nvcc, or pass --cuda {found}",
-        )
+    nvcc = require_nvcc(f"kernels-{'+'.join(groups)}", cuda, compiler)
     return build(paths, matrix, lock, plans, nvcc=nvcc, jobs=jobs, offline=offline)

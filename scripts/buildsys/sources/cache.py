@@ -350,16 +350,26 @@ def _extract(src: Source, archive: Path, dest: Path) -> None:
 
 
 def report(paths: Paths, lock: SourcesLock, fetched: dict[str, Path]) -> dict[str, Path]:
-    """Unpack each fetched source and print what the build will use."""
+    """Unpack each fetched source and print what the build will use. A toolchain's wheels
+    are not unpacked here: `python -m buildsys toolchain` assembles them (keeping file
+    modes, which a plain unpack drops)."""
     from rich.table import Table
 
-    roots = {name: unpack(paths, lock[name], path) for name, path in fetched.items()}
+    roots = {
+        name: unpack(paths, lock[name], path)
+        for name, path in fetched.items()
+        if lock[name].toolchain is None
+    }
     table = Table(title=f"pinned sources (cache: {paths.source_cache})")
     for column in ("source", "version", "file", "sha256", "unpacked"):
         table.add_column(column)
-    for name, root in roots.items():
+    for name in fetched:
         src = lock[name]
-        shown = root.relative_to(paths.root) if root.is_relative_to(paths.root) else root
-        table.add_row(name, src.version, src.filename, src.sha256[:16] + "...", str(shown))
+        if name in roots:
+            root = roots[name]
+            shown = str(root.relative_to(paths.root) if root.is_relative_to(paths.root) else root)
+        else:
+            shown = f"toolchain {src.toolchain} (python -m buildsys toolchain)"
+        table.add_row(name, src.version, src.filename, src.sha256[:16] + "...", shown)
     console.print(table)
     return roots

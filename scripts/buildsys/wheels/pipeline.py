@@ -14,10 +14,10 @@ from pathlib import Path
 from rich.table import Table
 
 from ..config import BuildMatrix, SourcesLock, Target
+from ..cuda.toolchain import Compiler
 from ..engine.core import CoreBuild, build_core
 from ..errors import BuildError, ToolMissing, UsageError
 from ..host import interpreters, memory
-from ..host import nvcc as nvcc_tool
 from ..host.interpreters import Interpreter
 from ..util import console, runner
 from ..util.fs import clean_stale_temps, temp_dir
@@ -42,25 +42,29 @@ class WheelResult:
     seconds: float
 
 
-def choose_target(bm: BuildMatrix, name: str, nvcc: Path | None) -> Target:
+def choose_target(bm: BuildMatrix, name: str, cuda_available: bool) -> Target:
+    """`name`'s target; `auto`: the CUDA one when a CUDA compiler is available, else CPU."""
     if name != AUTO:
         return bm.target(name)
-    target = bm.default_target(cuda_available=nvcc is not None)
-    if nvcc is None:
+    target = bm.default_target(cuda_available=cuda_available)
+    if not cuda_available:
         console.say(
             "core",
             "nvcc not found ($CUDACXX, PATH, /usr/local/cuda): building CPU-only "
-            f"wheels ({target.name}); install CUDA for GPU kernels",
+            f"wheels ({target.name}); install CUDA, or pass --toolchain pinned, for GPU kernels",
             style="yellow",
         )
     return target
 
 
-def target_and_nvcc(bm: BuildMatrix, name: str) -> tuple[Target, Path | None]:
-    """The target to build (see choose_target) and, for a CUDA target, the nvcc found."""
-    found = nvcc_tool.find()
-    target = choose_target(bm, name, found)
-    return target, found if target.is_cuda else None
+def target_and_nvcc(
+    bm: BuildMatrix, name: str, compiler: Compiler | None = None
+) -> tuple[Target, Path | None]:
+    """The target to build (see choose_target) and, for a CUDA target, the nvcc of the
+    --toolchain choice (the host's is looked for once, the pinned one assembled once)."""
+    compiler = compiler or Compiler()
+    target = choose_target(bm, name, compiler.available())
+    return target, compiler.nvcc(str(target.cuda)) if target.is_cuda else None
 
 
 def choose_interpreters(bm: BuildMatrix, requested: list[str]) -> list[Interpreter]:
@@ -216,10 +220,11 @@ def build_for_running_python(
     target_name: str,
     jobs: int | None,
     profile: str | None = None,
+    compiler: Compiler | None = None,
 ) -> Path:
     """Core plus an unrepaired wheel for the interpreter running this (nox -s tests)."""
     jobs = jobs or memory.cpus()
-    target, nvcc = target_and_nvcc(matrix, target_name)
+    target, nvcc = target_and_nvcc(matrix, target_name, compiler)
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     interp = choose_interpreters(matrix, [version])[0]
     env = build_environment(paths)
@@ -266,12 +271,13 @@ def run(
     dist: Path | None = None,
     retest: bool = False,
     profile: str | None = None,
+    compiler: Compiler | None = None,
 ) -> list[Path]:
     start = time.monotonic()
     dist = dist if dist is not None else paths.dist(matrix.wheels.dist_dir)
     check_dist(dist)
     jobs = jobs or memory.cpus()
-    target, nvcc = target_and_nvcc(matrix, target_name)
+    target, nvcc = target_and_nvcc(matrix, target_name, compiler)
     interps = choose_interpreters(matrix, pythons)
     log_dir = paths.logs
     for interp in interps:  # this run's logs start empty; other runs' logs stay

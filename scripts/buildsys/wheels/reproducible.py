@@ -12,8 +12,10 @@ from ..util.fs import sha256_file
 from ..util.paths import Paths
 
 
-def check(paths: Paths, *, python: str, target: str) -> str:
-    """Build twice from scratch (ccache off, fresh build trees); return the common sha256."""
+def check(paths: Paths, *, python: str, target: str, toolchain: str = "host") -> str:
+    """Build twice from scratch (ccache off, fresh build trees) with the same --toolchain;
+    return the common sha256. (The pinned toolchain lives in the sources cache, outside
+    the build trees: both builds use the one assembled tree.)"""
     digests = []
     with tempfile.TemporaryDirectory(prefix="infercore-repro-") as tmp:
         for name in ("first", "second"):
@@ -33,6 +35,8 @@ def check(paths: Paths, *, python: str, target: str) -> str:
                 python,
                 "--target",
                 target,
+                "--toolchain",
+                toolchain,
                 "--dist",
                 tree / "dist",
             ]
