@@ -13,6 +13,7 @@ The CPU test image (test-x86): this machine has no GPU, and the CUDA image's col
 kernel compile alone would take a quarter of an hour on its 2 cores.
 """
 
+import hashlib
 import os
 import shutil
 import signal
@@ -218,3 +219,57 @@ def test_a_changed_recipe_is_refused_until_rebuilt(tree):
         assert "the test-x86 image is out of date" in out.stdout + out.stderr
     finally:
         script.write_text(original)
+
+
+CUDA_FILES = ["bin/nvcc", "bin/ptxas", "nvvm/bin/cicc", "lib/libcudart_static.a"]
+KERNEL = (
+    "__global__ void axpy(float a, const float* x, float* y) {\n"
+    "  y[threadIdx.x] += a * x[threadIdx.x];\n"
+    "}\n"
+)
+
+
+def test_the_cuda_image_compiler_is_the_hosts_pinned_one(tmp_path):
+    """dev-cuda carries the pinned toolchain byte for byte as `--toolchain pinned` has it
+    on the host, and compiles for sm_90a in the image."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from buildsys import config
+    from buildsys.cuda import toolchain
+    from buildsys.util.paths import Paths
+
+    cfg = config.load(ROOT)
+    host = toolchain.ensure(Paths.from_env(), cfg.lock, "13.0").prefix
+    tree = tmp_path / "tree"
+    _copy_tree(tree)
+    args = ["--role", "dev", "--platform", "cuda", "--base", "bookworm", "--python", "3.11"]
+    out = subprocess.run(
+        [sys.executable, "-m", "buildsys", "images", *args, "--engine", "podman"],
+        cwd=tree,
+        env=_env(tree),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
+    from buildsys.container import imagelock
+
+    image = imagelock.read(tree)["dev-cuda"].id
+    (tmp_path / "k.cu").write_text(KERNEL)
+    script = " && ".join(
+        [
+            "cd /opt/cuda && sha256sum " + " ".join(CUDA_FILES),
+            "nvcc -arch=sm_90a -c /work/k.cu -o /tmp/k.o",
+            "echo compiled",
+        ]
+    )
+    run = subprocess.run(
+        [ENGINE, "run", "--rm", "-v", f"{tmp_path}:/work:ro", image, "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    inside = dict(reversed(line.split()) for line in run.stdout.splitlines() if "  " in line)
+    for rel in CUDA_FILES:
+        assert inside[rel] == hashlib.sha256((host / rel).read_bytes()).hexdigest(), rel
+    assert "compiled" in run.stdout
