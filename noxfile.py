@@ -98,7 +98,7 @@ def wheels(session: nox.Session) -> None:
 
     The core once, then per Python: build, repair, check, test in a fresh venv, publish
     (`-- --python 3.11`, `--target cpu-x86_64`, `--profile release`, `--jobs N`,
-    `--dist DIR`, `--retest`).
+    `--dist DIR`, `--retest`, `--toolchain pinned`).
     """
     if (args := _host_args(session)) is None:
         return
@@ -130,7 +130,7 @@ def _kernels_session(group: str, description: str) -> None:
     kernels.__doc__ = (
         f"The {group} fast-kernel library, built and verified.\n\n{description}; compiled in "
         "a memory-sized pool, with a per-TU report (`-- --profile release`, `--cuda 13.0`, "
-        "`--jobs N`, `--offline`)."
+        "`--jobs N`, `--offline`, `--toolchain pinned`)."
     )
 
 

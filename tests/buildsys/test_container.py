@@ -305,3 +305,56 @@ def test_the_container_user_is_the_trees_owner(tmp_path):
     if os.getuid() == 0:
         os.chown(p.root, 1234, 1235)
         assert session.container_user(p) == (1234, 1235)
+
+
+def _choice(args: list[str], name: str = "podman", rootless: bool = False) -> session.Choice:
+    eng = engine.Engine(name=name, path=Path(f"/usr/bin/{name}"), version=(5, 0), rootless=rootless)
+    entry = imagelock.Entry(
+        tag="x86-test0.1.0-debian12-x86_64",
+        ref="localhost/infercore:x86-test0.1.0-debian12-x86_64",
+        id="sha256:" + "c" * 64,
+        inputs="sha256:" + "d" * 64,
+        base="bookworm",
+        base_ref="b",
+        python="3.11",
+        engine="podman 5.0",
+        size_mib=1.0,
+        build_seconds=1.0,
+    )
+    return session.Choice(name="test-x86", engine=eng, entry=entry, args=args)
+
+
+def test_the_container_command_line(tmp_path):
+    p = _host_paths(tmp_path)
+    outside = tmp_path / "elsewhere"
+    env = {
+        "HOME": str(tmp_path / "home"),
+        "INFERCORE_SOURCE_CACHE": str(tmp_path / "cache"),
+        "CCACHE_DIR": str(tmp_path / "ccache"),
+        "INFERCORE_TEST_TORCH": "torch==2.9",
+        "INFERCORE_BUILD_DIR": "/somewhere/else",  # never copied: the container has its own
+        "SOURCE_DATE_EPOCH": "1700000000",
+        "SECRET_TOKEN": "x",  # nothing else crosses
+        "INFERCORE_CONTAINER_GPUS": "all",
+    }
+    cmd = session.run_command(p, _choice(["--dist", str(outside), "-x"]), "tests", env=env)
+    text = " ".join(cmd)
+    work = p.build / "container" / "test-x86"
+    assert cmd[:3] == ["/usr/bin/podman", "run", "--rm"]
+    assert f"--user {os.getuid()}:{os.getgid()}" in text
+    assert f"-v {p.root}:{p.root}:rw" in text and f"-v {outside}:{outside}:rw" in text
+    assert f"-e INFERCORE_BUILD_DIR={work / 'build'}" in text
+    assert f"-e HOME={work / 'home'}" in text and "-e INFERCORE_IN_CONTAINER=test-x86" in text
+    assert f"-e INFERCORE_SOURCE_CACHE={tmp_path / 'cache'}" in text
+    assert f"-e CCACHE_DIR={tmp_path / 'ccache'}" in text
+    assert "-e INFERCORE_TEST_TORCH=torch==2.9" in text and "SOURCE_DATE_EPOCH=1700000000" in text
+    assert "SECRET_TOKEN" not in text and "/somewhere/else" not in text
+    assert "--device nvidia.com/gpu=all" in text
+    image = cmd.index("sha256:" + "c" * 64)  # run by id, never by tag
+    assert cmd[image + 1 :] == [
+        "nox", "--envdir", str(work / "nox"), "-s", "tests", "--", "--dist", str(outside), "-x"
+    ]  # fmt: skip
+    rootless = session.run_command(p, _choice([], rootless=True), "plan", env=env)
+    assert "--userns=keep-id" in rootless and "--user" not in rootless
+    docker = session.run_command(p, _choice([], name="docker"), "plan", env=env)
+    assert "--gpus" in docker and "--user" in docker

@@ -333,6 +333,12 @@ def run_command(
         cmd += ["--userns=keep-id"]
     else:
         cmd += ["--user", f"{uid}:{gid}"]
+    if gpus := env.get("INFERCORE_CONTAINER_GPUS"):
+        # The GPUs for a CUDA image's tests: docker's --gpus, podman's CDI devices
+        # (nvidia-container-toolkit on the host; not exercised here: no GPU).
+        cmd += (
+            ["--gpus", gpus] if engine.name == "docker" else ["--device", f"nvidia.com/gpu={gpus}"]
+        )
     for src, dest, mode in mounts:
         cmd += ["-v", f"{src}:{dest}:{mode}"]
     for key in sorted(setenv):
