@@ -586,3 +586,42 @@ def test_schema_check_names_the_drifted_file(tmp_path, capsys):
     (tmp_path / "sources.lock.schema.json").write_text("{}\n")
     assert schema.main(["--check", "--out", str(tmp_path)]) == 1
     assert "sources.lock.schema.json is out of date" in capsys.readouterr().err
+
+
+# -- release cells ------------------------------------------------------------------------
+
+
+def test_the_release_cells_load():
+    bm = config.load(ROOT).matrix
+    assert {n: (c.target, c.manylinux, c.image) for n, c in bm.release.items()} == {
+        "cpu-x86_64": ("cpu-x86_64", "manylinux2014", "manylinux2014-x86_64"),
+        "cuda13-x86_64": ("cuda-x86_64", "manylinux_2_28", "manylinux_2_28-x86_64"),
+        "cuda12-x86_64": ("cuda-x86_64", "manylinux2014", "manylinux2014-x86_64"),
+    }
+    assert not bm.release["cuda12-x86_64"].build and bm.release["cuda13-x86_64"].build
+
+
+def test_an_impossible_release_cell_is_refused_with_the_fix():
+    # CUDA 13 on manylinux2014: the policy and the image are below the glibc floor.
+    text = str(
+        problems(
+            matrix(**{"release/cuda13-x86_64/manylinux": "manylinux2014",
+                      "release/cuda13-x86_64/image": "manylinux2014-x86_64"})
+        )
+    )  # fmt: skip
+    assert "[release.cuda13-x86_64] manylinux: CUDA 13.0's compiler needs glibc >= 2.28" in text
+    assert "manylinux2014 has 2.17" in text and "manylinux_2_28 or newer" in text
+    assert "image 'manylinux2014-x86_64' has 2.17" in text
+    # An image whose glibc is not the policy's.
+    line, _ = one_problem(matrix(**{"release/cpu-x86_64/image": "manylinux_2_28-x86_64"}))
+    assert "has glibc 2.28, and manylinux2014 means glibc 2.17" in line
+    # A gcc newer than the toolkit accepts.
+    data = matrix()
+    data["images"]["bases"]["manylinux_2_28-x86_64"]["gcc"] = 16
+    line, _ = one_problem(data)
+    assert "compiles with gcc 16, and CUDA 13.0 accepts gcc <= 15" in line
+    # CUDA on a CPU target, an unknown image.
+    line, _ = one_problem(matrix(**{"release/cpu-x86_64/cuda": "13.0"}))
+    assert "CPU-only" in line
+    line, _ = one_problem(matrix(**{"release/cpu-x86_64/image": "centos7"}))
+    assert "'centos7' is not in [images.bases]" in line

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictInt, model_validator
 
 from .values import (
     ImageRef,
@@ -65,6 +65,13 @@ class ImageBase(Model):
     )
     arch: Literal["x86_64", "aarch64"] | None = Field(
         None, description="the one arch of a single-arch image; absent: multi-arch"
+    )
+    gcc: StrictInt | None = Field(
+        None,
+        ge=1,
+        le=99,
+        description="the GCC major version builds in it use (checked against a CUDA "
+        "toolkit's max-gcc)",
     )
 
     @model_validator(mode="after")

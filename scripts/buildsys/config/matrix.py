@@ -18,6 +18,7 @@ from pydantic.json_schema import SkipJsonSchema
 from ..errors import BuildError, UsageError
 from . import compat
 from .images import Images
+from .release import ReleaseCell, cell_problems
 from .values import (
     NAME_KEY,
     Arch,
@@ -470,6 +471,11 @@ class BuildMatrix(Model):
         description="the build images: bases, roles (docker/Dockerfile's stages), and the "
         "image each session runs in",
     )
+    release: dict[SafeName, ReleaseCell] = Field(
+        default_factory=dict,
+        description="the release cells: (target, manylinux policy, image, CUDA toolkit), "
+        "built by cibuildwheel",
+    )
     targets: Annotated[dict[SafeName, Target], Field(min_length=1)] = Field(
         description="build targets by name; `auto` picks one (see default_target)"
     )
@@ -705,6 +711,7 @@ class BuildMatrix(Model):
                     )
                 )
             problems.extend(self._image_glibc_problems(target, tk))
+        problems.extend(cell_problems(self))
         raise_checks(problems)
         return self
 
