@@ -55,12 +55,18 @@ def ensure(paths: Paths, engine: Engine, repository: str, name: str, base: Image
         console.say(name, f"debootstrap --variant=minbase {suite} from {mirror}")
         runner.call(
             [debootstrap, "--variant=minbase", suite, root, mirror],
+            env=engine.env,  # debootstrap runs chroot, from sbin
             what=f"debootstrap {suite}",
             log=log,
             fix=f"read {log}; a different mirror: INFERCORE_DEBIAN_MIRROR=URL",
         )
         runner.call(["tar", "-C", root, "-c", "-f", archive, "."], what="archiving the root")
-        runner.call([engine.path, "import", archive, image], what=f"importing {image}", log=log)
+        runner.call(
+            [engine.path, "import", archive, image],
+            what=f"importing {image}",
+            log=log,
+            env=engine.env,
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
         archive.unlink(missing_ok=True)

@@ -40,6 +40,13 @@ class Engine:
     def reads_heredocs(self) -> bool:
         return self.version >= HEREDOC_VERSION[self.name]
 
+    @property
+    def env(self) -> dict[str, str]:
+        """The engine's environment: PATH with the system sbin directories, where its
+        network helpers find iptables and nft (a PATH without them, as CI's restricted one
+        is, makes podman's netavark fail with "No such file or directory")."""
+        return {"PATH": with_sbin(os.environ.get("PATH", ""))}
+
     def describe(self) -> str:
         return f"{self.name} {self.version_text}" + (" (rootless)" if self.rootless else "")
 
@@ -49,15 +56,25 @@ class Engine:
 
     def image_id(self, ref: str) -> str | None:
         """The image's id as "sha256:<hex>", or None when the engine has no such image."""
-        out = runner.probe([self.path, "image", "inspect", "--format", "{{.Id}}", ref]).strip()
+        out = runner.probe(
+            [self.path, "image", "inspect", "--format", "{{.Id}}", ref], env=self.env
+        ).strip()
         if not out:
             return None
         out = out.splitlines()[0]
         return out if out.startswith("sha256:") else f"sha256:{out}"
 
     def image_size(self, ref: str) -> int:
-        out = runner.probe([self.path, "image", "inspect", "--format", "{{.Size}}", ref]).strip()
+        out = runner.probe(
+            [self.path, "image", "inspect", "--format", "{{.Size}}", ref], env=self.env
+        ).strip()
         return int(out) if out.isdigit() else 0
+
+
+def with_sbin(path: str) -> str:
+    parts = [p for p in path.split(os.pathsep) if p]
+    extra = [d for d in ("/usr/local/sbin", "/usr/sbin", "/sbin") if d not in parts]
+    return os.pathsep.join([*parts, *extra])
 
 
 def _version(path: Path) -> tuple[int, ...] | None:

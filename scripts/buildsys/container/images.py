@@ -356,7 +356,7 @@ def _build(
             what=f"building the {s.name} image",
             log=log,
             on_line=_progress(s),  # type: ignore[arg-type]
-            env={"DOCKER_BUILDKIT": "1"},
+            env={**engine.env, "DOCKER_BUILDKIT": "1"},
             fix=f"read the build log ({log}); a failed RUN step names its script",
         )
     finally:

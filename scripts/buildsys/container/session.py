@@ -365,7 +365,9 @@ def launch(paths: Paths, choice: Choice, session: str, nox_options: Sequence[str
     )
     name = cmd[cmd.index("--name") + 1]
     try:
-        result = runner.call(cmd, what=f"nox -s {session} in its container", check=False)
+        result = runner.call(
+            cmd, what=f"nox -s {session} in its container", check=False, env=choice.engine.env
+        )
     finally:
         # After a normal exit --rm has removed it; after an interrupt that killed the
         # client first, the container itself must not live on.
