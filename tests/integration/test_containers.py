@@ -197,9 +197,11 @@ def _containers() -> list[str]:
 def test_a_tampered_lock_is_refused(tree):
     lock = tree / "docker" / "images.lock"
     original = lock.read_text()
-    line = next(x for x in original.splitlines() if x.startswith("id = "))
+    section = original.index("[image.test-x86]")
+    start = original.index("\nid = ", section) + 1
+    end = original.index("\n", start)
     try:
-        lock.write_text(original.replace(line, 'id = "sha256:' + "0" * 64 + '"'))
+        lock.write_text(original[:start] + 'id = "sha256:' + "0" * 64 + '"' + original[end:])
         out = _nox(tree, "-s", "cpp-tests", "--", "--container", "always", timeout=120)
         log = out.stdout + out.stderr
         assert out.returncode != 0
@@ -234,6 +236,7 @@ def test_the_cuda_image_compiler_is_the_hosts_pinned_one(tmp_path):
     on the host, and compiles for sm_90a in the image."""
     sys.path.insert(0, str(ROOT / "scripts"))
     from buildsys import config
+    from buildsys.container.engine import with_sbin
     from buildsys.cuda import toolchain
     from buildsys.util.paths import Paths
 
@@ -267,6 +270,7 @@ def test_the_cuda_image_compiler_is_the_hosts_pinned_one(tmp_path):
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, "PATH": with_sbin(os.environ.get("PATH", ""))},
     )
     assert run.returncode == 0, run.stdout + run.stderr
     inside = dict(reversed(line.split()) for line in run.stdout.splitlines() if "  " in line)
