@@ -197,5 +197,22 @@ def gemm(a: ArrayT, b: Any, *, out: ArrayT | None = None, backend: str = "auto")
 def build_info() -> dict[str, Any]:
     """What this build contains (version, compiler and CUDA settings, GPU archs; under
     "kernels", the fast-kernel libraries and every compiled attention and gemm kernel) and,
-    under "runtime", facts of this machine (visible CUDA devices, CPU code path and threads)."""
-    return _core.build_info()
+    under "runtime", facts of this machine (visible CUDA devices, CPU code path and threads).
+    "sbom": the path of the installed wheel's CycloneDX SBOM (.dist-info/sboms/, PEP 770),
+    or None where the installed distribution carries none (a plain `pip install .`)."""
+    info = _core.build_info()
+    info["sbom"] = _sbom_path()
+    return info
+
+
+def _sbom_path() -> str | None:
+    from importlib import metadata
+
+    try:
+        files = metadata.distribution("infercore").files or []
+    except metadata.PackageNotFoundError:  # imported from a source tree
+        return None
+    for f in files:
+        if f.name == "infercore.cdx.json" and f.parent.name == "sboms":
+            return str(f.locate())
+    return None

@@ -1,7 +1,9 @@
 """infercore.build_info() and __version__."""
 
+import json
 import re
 import sys
+from pathlib import Path
 
 import infercore
 
@@ -37,3 +39,14 @@ def test_each_call_returns_a_fresh_dict():
     first = infercore.build_info()
     first["cuda"]["sass_archs"].append("bogus")
     assert "bogus" not in infercore.build_info()["cuda"]["sass_archs"]
+
+
+def test_the_sbom_of_the_installed_wheel():
+    path = infercore.build_info()["sbom"]
+    if path is None:  # a build without one (pip install .): nothing more to check
+        return
+    doc = json.loads(Path(path).read_text())
+    assert Path(path).name == "infercore.cdx.json" and Path(path).parent.name == "sboms"
+    assert doc["bomFormat"] == "CycloneDX" and doc["specVersion"] == "1.6"
+    root = doc["metadata"]["component"]
+    assert (root["name"], root["version"]) == ("infercore", infercore.__version__)

@@ -7,12 +7,17 @@ the run at a named point (buildsys/util/runner.py debug_pause), or by waiting fo
 line that starts a step.
 """
 
+import base64
 import hashlib
+import json
 import os
+import re
 import shutil
 import signal
+import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -110,6 +115,53 @@ def test_after_the_interrupts_a_full_run_publishes_a_tested_wheel(tree, run_buil
     assert "tested in a fresh venv" in out and " passed, 0 failed" in out
     assert "not manylinux2014" in out  # the host policy is explained
     assert not list(dist.glob(".*")), "no temporary files are left in dist/"
+
+
+def test_the_published_wheel_carries_its_sbom_in_dist_info(tree, run_buildsys):
+    """PEP 770: .dist-info/sboms/infercore.cdx.json, in RECORD, valid CycloneDX 1.6, naming
+    what this build used; auditwheel repair kept it."""
+    from buildsys import config
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    dist = tree / "dist"
+    if not list(dist.glob("*.whl")):  # run on its own, not after the full run above
+        code, out = _finish(
+            run_buildsys("wheels", *CPU, "--dist", str(dist), build_dir=tree / "build")
+        )
+        assert code == 0, out
+    (wheel,) = dist.glob("*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        (member,) = [n for n in names if re.fullmatch(r"infercore-[^/]+\.dist-info/sboms/[^/]+", n)]
+        assert member.endswith("/sboms/infercore.cdx.json")
+        data = zf.read(member)
+        record = zf.read(member.split("/")[0] + "/RECORD").decode()
+    # auditwheel grafted nothing into this wheel (glog is static), so it added no SBOM.
+    assert not [n for n in names if n.endswith("/sboms/auditwheel.cdx.json")]
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    assert f"{member},sha256={digest},{len(data)}" in record.splitlines()
+    text = data.decode()
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text) is None
+    doc = json.loads(text)
+    root = doc["metadata"]["component"]
+    props = {p["name"]: p["value"] for p in root["properties"]}
+    assert props["infercore:python"] == f"cp{PY.replace('.', '')}" and root["name"] == "infercore"
+    assert props["infercore:target"] == "cpu-x86_64"
+    found = {c["bom-ref"]: c for c in doc["components"]}
+    lock = config.load(Path(__file__).resolve().parents[2]).lock
+    for name in ("glog", "pybind11"):
+        c = found[f"source/{name}@{lock[name].version}"]
+        assert c["hashes"] == [{"alg": "SHA-256", "content": lock[name].sha256}]
+        revision = {p["name"]: p["value"] for p in c["properties"]}[
+            "infercore:conan:recipe-revision"
+        ]
+        assert revision in (Path(__file__).resolve().parents[2] / "conan.lock").read_text()
+    gxx = subprocess.run(["g++", "-dumpfullversion"], capture_output=True, text=True).stdout
+    (gcc,) = [c for c in doc["components"] if c["name"] == "gcc"]
+    assert gcc["version"] == gxx.strip() and gcc["scope"] == "excluded"
+    assert not [c for c in doc["components"] if c["name"].startswith(("gtest", "cutlass"))]
+    print(f"SBOM: {len(data)} bytes, {len(doc['components'])} components")
 
 
 def test_two_clean_builds_in_different_trees_give_identical_wheels(tmp_path, run_buildsys):

@@ -112,6 +112,21 @@ class Remote:
 
 
 @dataclass(frozen=True)
+class Package:
+    """A package of the installed graph that the engine itself builds with (a host
+    requirement, not a test or build tool), as Conan resolved it."""
+
+    name: str
+    version: str
+    revision: str  # the recipe revision, as conan.lock pins it
+    package_id: str  # the binary's configuration (settings, options): no timestamps
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}/{self.version}#{self.revision}"
+
+
+@dataclass(frozen=True)
 class Deps:
     """What `conan install` produced for one target."""
 
@@ -120,6 +135,9 @@ class Deps:
     lockfile: Path
     generators: Path  # conan_toolchain.cmake, *-config.cmake, CMakePresets.json
     built: tuple[str, ...]  # packages built from source this run
+    # What the engine links or includes (the wheels' SBOM lists them): gtest, a test
+    # requirement, is not among them.
+    packages: tuple[Package, ...] = ()
 
     @property
     def toolchain(self) -> Path:
@@ -680,6 +698,21 @@ def _packages_built(graph: dict[str, Any], status: str) -> tuple[str, ...]:
     return tuple(sorted(str(n["ref"]).split("#")[0] for n in nodes if n.get("binary") == status))
 
 
+def used_packages(graph: dict[str, Any]) -> tuple[Package, ...]:
+    """The host requirements of conanfile.py in Conan's JSON graph, test requirements
+    (gtest) and build tools left out, sorted by name."""
+    found = []
+    for node_id, node in graph.get("graph", {}).get("nodes", {}).items():
+        ref = str(node.get("ref", ""))
+        # Node 0 is conanfile.py itself (the consumer).
+        if node_id == "0" or node.get("context") != "host" or node.get("test") or "#" not in ref:
+            continue
+        name_version, _, revision = ref.partition("#")
+        name, _, version = name_version.split("@", 1)[0].partition("/")
+        found.append(Package(name, version, revision, str(node.get("package_id") or "")))
+    return tuple(sorted(found, key=lambda p: p.name))
+
+
 def install(
     c: Conan,
     target_name: str,
@@ -742,6 +775,7 @@ def install(
         lockfile=lockfile,
         generators=out / "generators",
         built=_packages_built(installed, "Build"),
+        packages=used_packages(installed),
     )
     if not deps.toolchain.is_file():
         raise BuildError(

@@ -30,6 +30,7 @@ class CoreBuild:
     prefix: Path  # holds lib/cmake/infercore_core: INFERCORE_CORE_PREFIX for the wheels
     conan_defines: dict[str, str]  # Conan's toolchain (glog, pybind11): the wheels use it too
     kernels: tuple[kernels.KernelBuild, ...] = ()
+    deps: conan.Deps | None = None  # what Conan resolved (the wheels' SBOM lists it)
 
 
 def cmake_defines(paths: Paths, target: Target, *, nvcc: Path | None) -> dict[str, str]:
@@ -161,4 +162,5 @@ def build_core(
         prefix=prefix,
         conan_defines=deps.cmake_defines,
         kernels=tuple(built),
+        deps=deps,
     )

@@ -35,6 +35,9 @@ from ..util.paths import Paths
 from . import verify as kernelverify
 from .profile import KernelPlan, plan
 
+# The pinned sources (sources.lock.toml) every kernel library is compiled from: FA2's
+# kernels and CUTLASS (CuTe, the Hopper FMHA and GEMM). The wheels' SBOM lists them.
+SOURCES = ("cutlass", "flash-attention")
 # Generated CUTLASS TUs are named after what they hold (cmake/cutlass.cmake).
 CUTLASS_OBJECT = re.compile(r"^(fmha|gemm)_sm90")
 REGISTRY_OBJECT = "registry.cu.o"
@@ -168,7 +171,7 @@ def build_env(paths: Paths) -> dict[str, str]:
 def source_dirs(paths: Paths, lock: SourcesLock, *, offline: bool = False) -> dict[str, Path]:
     return {
         name: sources.unpack(paths, lock[name], sources.fetch(paths, lock[name], offline=offline))
-        for name in ("cutlass", "flash-attention")
+        for name in SOURCES
     }
 
 

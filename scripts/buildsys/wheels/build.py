@@ -10,9 +10,10 @@ from ..engine.core import CoreBuild
 from ..errors import BuildError
 from ..host.interpreters import Interpreter
 from ..util import runner
-from ..util.fs import Stamp, locked
+from ..util.fs import Stamp, atomic_write, locked
 from ..util.paths import Paths
 from ..util.project import build_requires, pin
+from .sbom import FILENAME as SBOM_FILENAME
 
 
 def uv() -> str:
@@ -71,7 +72,10 @@ def build_wheel(
     jobs: int,
     env: Mapping[str, str],
     log: Path,
+    sbom: str | None = None,
 ) -> Path:
+    """One wheel of `interp` against `core`, into out_dir. sbom: the wheel's SBOM document
+    (wheels/sbom.py), installed as .dist-info/sboms/infercore.cdx.json."""
     python = build_env(paths, interp, log=log)
     out_dir.mkdir(parents=True, exist_ok=True)
     # A persistent per-Python build dir keeps re-runs incremental.
@@ -83,6 +87,10 @@ def build_wheel(
         # glog (the core's) and pybind11 from Conan, not from the host or the build env.
         **{f"cmake.define.{key}": value for key, value in core.conan_defines.items()},
     }
+    sbom_file = build_dir / SBOM_FILENAME
+    if sbom is not None:
+        # csrc/python/CMakeLists.txt installs it into scikit-build-core's .dist-info.
+        settings["cmake.define.INFERCORE_SBOM"] = str(sbom_file)
     # Settings changed since the last build here: start from a fresh CMake cache, since
     # CMake reads a toolchain file (Conan's) only when it creates the cache.
     stamp = Stamp(build_dir / "infercore-settings.json")
@@ -96,6 +104,8 @@ def build_wheel(
         if not stamp.current(settings):
             stamp.invalidate()
             (build_dir / "CMakeCache.txt").unlink(missing_ok=True)
+        if sbom is not None:
+            atomic_write(sbom_file, sbom)  # under the lock: this build's document
         runner.call(
             [*cmd, paths.root],
             log=log,

@@ -23,7 +23,7 @@ from ..util import console, runner
 from ..util.fs import clean_stale_temps, temp_dir
 from ..util.paths import Paths
 from ..util.project import source_date_epoch
-from . import elfinfo, publish, repair
+from . import elfinfo, publish, repair, sbom
 from . import testing as wheeltest
 from .build import build_env, build_wheel
 from .testing import TestCounts, test_wheel
@@ -103,7 +103,11 @@ def choose_interpreters(bm: BuildMatrix, requested: list[str]) -> list[Interpret
     return found
 
 
-def check_wheel(wheel: Path, *, budget_mib: float | None, work_dir: Path) -> None:
+def check_wheel(
+    wheel: Path, *, budget_mib: float | None, work_dir: Path, sbom_text: str | None = None
+) -> None:
+    """The repaired wheel's checks: allowed shared libraries and exports, the size budget
+    and, given sbom_text, that it carries that SBOM byte for byte (repair kept it)."""
     problems = []
     for so in repair.extension_modules(wheel, work_dir / "unpacked"):
         found = elfinfo.dependency_problems(so) + elfinfo.export_problems(so)
@@ -114,6 +118,13 @@ def check_wheel(wheel: Path, *, budget_mib: float | None, work_dir: Path) -> Non
             f"wheel is {size_mib:.1f} MiB, over its {budget_mib:g} MiB budget "
             "([wheels.size-budget-mib] in build-matrix.toml)"
         )
+    if sbom_text is not None:
+        found = sbom.read_from_wheel(wheel)
+        where = f".dist-info/sboms/{sbom.FILENAME}"
+        if found is None:
+            problems.append(f"no {where}: the SBOM did not reach the wheel")
+        elif found != sbom_text:
+            problems.append(f"its {where} is not the SBOM written for it")
     if problems:
         raise BuildError(
             f"{wheel.name} failed its checks",
@@ -127,19 +138,24 @@ def one_python(
     interp: Interpreter,
     core: CoreBuild,
     bm: BuildMatrix,
+    lock: SourcesLock,
     *,
     staging: Path,
     jobs: int,
     env: Mapping[str, str],
     log_dir: Path,
     retest: bool,
+    image: str | None = None,
 ) -> WheelResult:
     start = time.monotonic()
     tag = interp.tag
     log = log_dir / f"wheel-{tag}.log"
     work = staging / tag
     console.say(tag, f"building with Python {interp.full_version} ({interp.path})")
-    raw = build_wheel(paths, interp, core, out_dir=work / "raw", jobs=jobs, env=env, log=log)
+    document = wheel_sbom(paths, lock, core, interp, env, image)
+    raw = build_wheel(
+        paths, interp, core, out_dir=work / "raw", jobs=jobs, env=env, log=log, sbom=document
+    )
     fixed = repair.repair(
         raw,
         out_dir=work / "repaired",
@@ -151,7 +167,7 @@ def one_python(
     )
     console.say(tag, f"repaired: {fixed.wheel.name}")
     budget = bm.size_budget_mib.get("cuda" if core.target.is_cuda else "cpu")
-    check_wheel(fixed.wheel, budget_mib=budget, work_dir=work)
+    check_wheel(fixed.wheel, budget_mib=budget, work_dir=work, sbom_text=document)
     # Test results are cached by content, like Bazel's: a byte-identical wheel that
     # already passed the same tests on the same interpreter is not tested again.
     key = wheeltest.result_key(paths, fixed.wheel, interp)
@@ -206,6 +222,27 @@ def summary(
     console.print(f"core {core_seconds:.1f}s, total {total:.1f}s")
 
 
+def sbom_image(env: Mapping[str, str]) -> str | None:
+    """The build image the wheels' SBOMs name ($INFERCORE_BUILD_IMAGE of this process),
+    checked with SOURCE_DATE_EPOCH before anything is built."""
+    sbom.epoch_of(env["SOURCE_DATE_EPOCH"])
+    return sbom.image_from(os.environ)
+
+
+def wheel_sbom(
+    paths: Paths,
+    lock: SourcesLock,
+    core: CoreBuild,
+    interp: Interpreter,
+    env: Mapping[str, str],
+    image: str | None,
+) -> str:
+    """The SBOM of `interp`'s wheel (wheels/sbom.py)."""
+    return sbom.for_wheel(
+        paths, lock, core, python=interp.tag, epoch=env["SOURCE_DATE_EPOCH"], image=image
+    )
+
+
 def build_environment(paths: Paths) -> dict[str, str]:
     """What every build step of a wheel run gets in its environment (never os.environ)."""
     return {"SOURCE_DATE_EPOCH": source_date_epoch(paths.root, os.environ)}
@@ -228,6 +265,7 @@ def build_for_running_python(
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     interp = choose_interpreters(matrix, [version])[0]
     env = build_environment(paths)
+    image = sbom_image(env)
     core = build_core(
         paths,
         matrix,
@@ -248,6 +286,7 @@ def build_for_running_python(
         jobs=jobs,
         env=env,
         log=paths.logs / f"wheel-{interp.tag}.log",
+        sbom=wheel_sbom(paths, lock, core, interp, env, image),
     )
     console.say(interp.tag, f"built {wheel}")
     return wheel
@@ -288,6 +327,7 @@ def run(
         f"for {', '.join(i.tag for i in interps)}",
     )
     env = build_environment(paths)
+    image = sbom_image(env)
     # The per-Python build envs need no compiler: set them up while the core compiles.
     with ThreadPoolExecutor(max_workers=len(interps)) as pool:
         envs = [
@@ -323,11 +363,13 @@ def run(
                     i,
                     core,
                     matrix,
+                    lock,
                     staging=staging,
                     jobs=per_wheel_jobs,
                     env=env,
                     log_dir=log_dir,
                     retest=retest,
+                    image=image,
                 )
                 for i in interps
             }
