@@ -350,6 +350,8 @@ def test_the_container_command_line(tmp_path):
     assert "-e INFERCORE_TEST_TORCH=torch==2.9" in text and "SOURCE_DATE_EPOCH=1700000000" in text
     assert "SECRET_TOKEN" not in text and "/somewhere/else" not in text
     assert "--device nvidia.com/gpu=all" in text
+    image_ref = f"localhost/infercore:x86-test0.1.0-debian12-x86_64@sha256:{'c' * 64}"
+    assert f"-e INFERCORE_BUILD_IMAGE={image_ref}" in text
     image = cmd.index("sha256:" + "c" * 64)  # run by id, never by tag
     assert cmd[image + 1 :] == [
         "nox", "--envdir", str(work / "nox"), "-s", "tests", "--", "--dist", str(outside), "-x"

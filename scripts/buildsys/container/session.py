@@ -36,7 +36,12 @@ PATH_OPTIONS = ("--dist", "--out", "--mirror", "--fill-mirror")
 PASS_ENV_PREFIXES = ("INFERCORE_",)
 PASS_ENV = ("SOURCE_DATE_EPOCH", "CI", "GITHUB_ACTIONS", "NO_COLOR", "FORCE_COLOR", "TERM")
 # Set by launch() itself, never copied from the host.
-OWN_ENV = ("INFERCORE_BUILD_DIR", "INFERCORE_SOURCE_CACHE", "INFERCORE_IN_CONTAINER")
+OWN_ENV = (
+    "INFERCORE_BUILD_DIR",
+    "INFERCORE_SOURCE_CACHE",
+    "INFERCORE_IN_CONTAINER",
+    "INFERCORE_BUILD_IMAGE",
+)
 
 
 @dataclass(frozen=True)
@@ -285,6 +290,9 @@ def run_command(
         "HOME": str(work / "home"),
         "INFERCORE_BUILD_DIR": str(work / "build"),
         "INFERCORE_IN_CONTAINER": choice.name,
+        # For the wheels' SBOM: the image they were built in (a local image is named by
+        # the engine's image id, the one docker/images.lock vouches for).
+        "INFERCORE_BUILD_IMAGE": f"{entry.ref}@{entry.id}",
         "PYTHONUNBUFFERED": "1",
     }
 
