@@ -18,6 +18,23 @@ MATRIX, LOCK = CFG.matrix, CFG.lock
 VERSION = "0.1.0"
 
 
+def entry(**overrides) -> imagelock.Entry:
+    """A docker/images.lock entry for test-x86; `overrides` replace fields."""
+    values = {
+        "tag": "x86-test0.1.0-debian12-x86_64",
+        "ref": "localhost/infercore:x86-test0.1.0-debian12-x86_64",
+        "id": "sha256:" + "a" * 64,
+        "inputs": "sha256:" + "b" * 64,
+        "base": "bookworm",
+        "base_ref": "localhost/infercore-base:bookworm",
+        "python": "3.11",
+        "engine": "podman 4.3.1",
+        "size_mib": 751.8,
+        "build_seconds": 44.7,
+    }
+    return imagelock.Entry(**{**values, **overrides})
+
+
 def paths_at(root: Path, tmp_path: Path) -> Paths:
     return Paths(root=root, build=tmp_path / "build", source_cache=tmp_path / "cache")
 
@@ -93,21 +110,10 @@ def test_the_committed_lock_matches_the_recipe():
 
 
 def test_image_lock_round_trip(tmp_path):
-    entry = imagelock.Entry(
-        tag="x86-test0.1.0-debian12-x86_64",
-        ref="localhost/infercore:x86-test0.1.0-debian12-x86_64",
-        id="sha256:" + "a" * 64,
-        inputs="sha256:" + "b" * 64,
-        base="bookworm",
-        base_ref="localhost/infercore-base:bookworm",
-        python="3.11",
-        engine="podman 4.3.1",
-        size_mib=751.8,
-        build_seconds=44.7,
-    )
+    record = entry()
     (tmp_path / "docker").mkdir()
-    imagelock.path(tmp_path).write_text(imagelock.render({"test-x86": entry}))
-    assert imagelock.read(tmp_path) == {"test-x86": entry}
+    imagelock.path(tmp_path).write_text(imagelock.render({"test-x86": record}))
+    assert imagelock.read(tmp_path) == {"test-x86": record}
     text = imagelock.path(tmp_path).read_text().replace('python = "3.11"\n', "")
     imagelock.path(tmp_path).write_text(text)
     with pytest.raises(ConfigError, match="incomplete"):
@@ -267,19 +273,8 @@ def test_a_lock_that_vouches_for_another_image_is_refused(tmp_path):
     ref = next((r.strip() for r in refs if "infercore" in r), None)
     if ref is None:
         pytest.skip("no infercore image built here (nox -s images)")
-    entry = imagelock.Entry(
-        tag="t",
-        ref=ref,
-        id="sha256:" + "0" * 64,
-        inputs="sha256:" + "1" * 64,
-        base="bookworm",
-        base_ref="b",
-        python="3.11",
-        engine=eng.describe(),
-        size_mib=1.0,
-        build_seconds=1.0,
-    )
-    imagelock.path(p.root).write_text(imagelock.render({"test-x86": entry}))
+    record = entry(ref=ref, id="sha256:" + "0" * 64, engine=eng.describe())
+    imagelock.path(p.root).write_text(imagelock.render({"test-x86": record}))
     env = {"PATH": os.environ["PATH"], "INFERCORE_CONTAINER_ENGINE": "podman"}
     with pytest.raises(ConfigError) as err:
         session.resolve(p, MATRIX, LOCK, "cpp-tests", ["--container", "auto"], env)
@@ -309,19 +304,8 @@ def test_the_container_user_is_the_trees_owner(tmp_path):
 
 def _choice(args: list[str], name: str = "podman", rootless: bool = False) -> session.Choice:
     eng = engine.Engine(name=name, path=Path(f"/usr/bin/{name}"), version=(5, 0), rootless=rootless)
-    entry = imagelock.Entry(
-        tag="x86-test0.1.0-debian12-x86_64",
-        ref="localhost/infercore:x86-test0.1.0-debian12-x86_64",
-        id="sha256:" + "c" * 64,
-        inputs="sha256:" + "d" * 64,
-        base="bookworm",
-        base_ref="b",
-        python="3.11",
-        engine="podman 5.0",
-        size_mib=1.0,
-        build_seconds=1.0,
-    )
-    return session.Choice(name="test-x86", engine=eng, entry=entry, args=args)
+    record = entry(id="sha256:" + "c" * 64, engine="podman 5.0")
+    return session.Choice(name="test-x86", engine=eng, entry=record, args=args)
 
 
 def test_the_container_command_line(tmp_path):

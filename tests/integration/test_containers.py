@@ -103,15 +103,10 @@ def _nox(tree: Path, *args: str, timeout: float = 1800) -> subprocess.CompletedP
     )
 
 
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory):
-    """A copy of the tree with the test image built and recorded in its images.lock,
-    then handed to uid 1234."""
-    tree = tmp_path_factory.mktemp("container-tree")
-    _copy_tree(tree)
-    start = time.monotonic()
+def _build_image(tree: Path, args: list[str]) -> None:
+    """`buildsys images ARGS` in the copy (as root: the debootstrap base needs it)."""
     out = subprocess.run(
-        [sys.executable, "-m", "buildsys", "images", *IMAGE, "--engine", "podman"],
+        [sys.executable, "-m", "buildsys", "images", *args, "--engine", "podman"],
         cwd=tree,
         env=_env(tree),
         capture_output=True,
@@ -119,6 +114,16 @@ def tree(tmp_path_factory):
         timeout=1800,
     )
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    """A copy of the tree with the test image built and recorded in its images.lock,
+    then handed to uid 1234."""
+    tree = tmp_path_factory.mktemp("container-tree")
+    _copy_tree(tree)
+    start = time.monotonic()
+    _build_image(tree, IMAGE)
     print(f"test image ready in {time.monotonic() - start:.1f} s")
     shutil.rmtree(tree / "build", ignore_errors=True)  # the image build's own scratch
     _chown_all(tree, *OWNER)
@@ -245,15 +250,7 @@ def test_the_cuda_image_compiler_is_the_hosts_pinned_one(tmp_path):
     tree = tmp_path / "tree"
     _copy_tree(tree)
     args = ["--role", "dev", "--platform", "cuda", "--base", "bookworm", "--python", "3.11"]
-    out = subprocess.run(
-        [sys.executable, "-m", "buildsys", "images", *args, "--engine", "podman"],
-        cwd=tree,
-        env=_env(tree),
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
+    _build_image(tree, args)
     from buildsys.container import imagelock
 
     image = imagelock.read(tree)["dev-cuda"].id
