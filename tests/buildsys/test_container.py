@@ -102,8 +102,8 @@ def test_the_committed_lock_matches_the_recipe():
     installs changes: each recorded digest is what the recipe gives now."""
     entries = imagelock.read(ROOT)
     assert entries, "docker/images.lock records no image"
-    for name in entries:
-        assert images.recipe_current(Paths.from_env(), LOCK, MATRIX, name), (
+    for name, record in entries.items():
+        assert images.recipe_current(Paths.from_env(), LOCK, MATRIX, name, record), (
             f"{name}: run `nox -s images -- --role {name.split('-')[0]} ...` and commit "
             "docker/images.lock"
         )

@@ -127,9 +127,6 @@ class Images(Model):
         "kernels-* session)",
     )
 
-    def base(self, name: str) -> ImageBase:
-        return self.bases[name]
-
     def image_names(self) -> list[str]:
         """Every ROLE-PLATFORM the sessions can name."""
         return [f"{role}-{platform}" for role in self.roles for platform in ("cuda", "x86", "arm")]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
 from ..config import BuildMatrix, SourcesLock
 from ..util import console, runner
@@ -96,7 +95,3 @@ def run(
         table.add_row(f"nox -s tests in {image}", f"{box:.1f}")
     console.print(table)
     return figures
-
-
-def save_path(paths: Paths) -> Path:
-    return paths.build / "bench" / "containers.json"

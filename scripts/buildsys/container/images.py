@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import BuildMatrix, SourcesLock
+from ..config.compat import version_tuple
 from ..config.images import ROLES, ImageBase
+from ..config.values import did_you_mean
 from ..errors import BuildError, ConfigError, UsageError
 from ..util import console, project, runner
 from ..util.paths import Paths
@@ -34,9 +36,13 @@ from .engine import Engine
 
 PLATFORMS = ("cuda", "x86", "arm")
 ARCH_OF_PLATFORM = {"cuda": "x86_64", "x86": "x86_64", "arm": "aarch64"}
-TINI_SOURCE = {"x86_64": "tini-amd64", "aarch64": "tini-arm64"}
-# The pinned uv, for bases that package no interpreter of the wanted version.
-UV_SOURCE = {"x86_64": "uv-x86_64"}
+# The pinned single files staged into the context per arch: (sources.lock.toml name, the
+# file inside its unpacked root, its name in files/). tini is the entrypoint; uv installs
+# an interpreter for bases that package none of the wanted version (no arm64 uv pinned).
+STAGED_FILES = {
+    "x86_64": [("tini-amd64", "tini-static", "tini-static"), ("uv-x86_64", "uv", "uv")],
+    "aarch64": [("tini-arm64", "tini-static", "tini-static")],
+}
 TOOLS_LOCK = "tools.lock.txt"  # docker/tools.lock.txt, generated from pyproject's image group
 INPUTS_LABEL = "org.infercore.inputs"
 # The stdlib-only unpacker of the pinned CUDA wheels, by path: importing cuda.toolchain
@@ -102,8 +108,6 @@ def spec(
         )
     base_name = base or images.roles[role].base_for(platform)  # type: ignore[index]
     if base_name not in images.bases:
-        from ..config.values import did_you_mean
-
         hint = did_you_mean(base_name, images.bases)
         raise UsageError(
             f"unknown image base {base_name!r}" + (f" ({hint})" if hint else ""),
@@ -120,8 +124,6 @@ def spec(
     cuda = _cuda_for(matrix, platform)
     if cuda is not None:
         floor = matrix.toolkit(cuda).min_glibc
-        from ..config.compat import version_tuple
-
         if version_tuple(b.glibc) < version_tuple(floor):
             raise UsageError(
                 f"base {base_name!r} has glibc {b.glibc}, and CUDA {cuda}'s compiler needs "
@@ -160,21 +162,6 @@ def _cuda_sources(lock: SourcesLock, cuda: str) -> list:
             fix=f'pin its wheels there with toolchain = "cuda-{cuda}"',
         )
     return list(lock.toolchains[cuda])
-
-
-def _file_sources(s: ImageSpec) -> list[str]:
-    """The pinned single files the image installs (their sources.lock.toml names)."""
-    names = [TINI_SOURCE[s.arch]]
-    if s.arch in UV_SOURCE:
-        names.append(UV_SOURCE[s.arch])
-    return names
-
-
-# (source, the file inside its unpacked root, its name in the context's files/)
-_FILES = [
-    *((name, "tini-static", "tini-static") for name in TINI_SOURCE.values()),
-    *((name, "uv", "uv") for name in UV_SOURCE.values()),
-]
 
 
 def _docker_files(root: Path) -> dict[str, Path]:
@@ -217,7 +204,7 @@ def _context_manifest(paths: Paths, lock: SourcesLock, s: ImageSpec) -> dict[str
     manifest: dict[str, str] = {}
     for rel, file in _docker_files(paths.root).items():
         manifest[f"docker:{rel}"] = _file_digest(file)
-    for name in _file_sources(s):
+    for name, _, _ in STAGED_FILES[s.arch]:
         manifest[f"source:{name}"] = lock[name].sha256
     if s.cuda is not None:
         for src in _cuda_sources(lock, s.cuda):
@@ -248,12 +235,11 @@ def inputs(paths: Paths, lock: SourcesLock, s: ImageSpec) -> str:
     return _digest(manifest)
 
 
-def recipe_current(paths: Paths, lock: SourcesLock, matrix: BuildMatrix, name: str) -> bool:
-    """Does docker/images.lock's entry for `name` match what docker/ and the pins say
-    now? (Cheap: nothing is staged or built.)"""
-    entry = imagelock.read(paths.root).get(name)
-    if entry is None:
-        return False
+def recipe_current(
+    paths: Paths, lock: SourcesLock, matrix: BuildMatrix, name: str, entry: imagelock.Entry
+) -> bool:
+    """Does docker/images.lock's `entry` for image `name` match what docker/ and the pins
+    say now? (Cheap: nothing is staged or built.)"""
     role, platform = name.split("-", 1)
     now = spec(paths, matrix, role, platform, base=entry.base, python=entry.python)
     return entry.inputs == inputs(paths, lock, now)
@@ -272,12 +258,11 @@ def _stage_context(
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(file, target)
     files = dest / "files"
-    for name, member, staged in _FILES:
-        src = lock[name] if name in _file_sources(s) else None
-        if src is not None:
-            root = cache.unpack(paths, src, cache.fetch(paths, src))
-            shutil.copy2(root / member, files / staged)
-            (files / staged).chmod(0o755)
+    for name, member, staged in STAGED_FILES[s.arch]:
+        src = lock[name]
+        root = cache.unpack(paths, src, cache.fetch(paths, src))
+        shutil.copy2(root / member, files / staged)
+        (files / staged).chmod(0o755)
     if s.cuda is not None:
         # The verified wheels, SHA256SUMS and toolchain_unpack.py, and the one command
         # that assembles them (the host's --toolchain pinned runs the same file).

@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import BuildMatrix, SourcesLock
+from ..config.values import did_you_mean
 from ..errors import BuildError, ConfigError, ToolMissing, UsageError
 from ..util import console
 from ..util.paths import Paths
 from . import engine as engines
-from . import imagelock
+from . import imagelock, images
 
 MODES = ("auto", "always", "never")
 # Session options that take a directory the container must see too.
@@ -80,8 +81,6 @@ def split_args(posargs: Sequence[str]) -> tuple[str | None, str | None, list[str
             rest.append(arg)
         i += 1
     if mode is not None and mode not in MODES:
-        from ..config.values import did_you_mean
-
         hint = did_you_mean(mode, MODES)
         raise UsageError(
             f"--container {mode}: not a mode" + (f" ({hint})" if hint else ""),
@@ -112,8 +111,6 @@ def image_name(matrix: BuildMatrix, session: str, args: Sequence[str], image: st
     known = images.image_names()
     if image is not None:
         if image not in known:
-            from ..config.values import did_you_mean
-
             hint = did_you_mean(image, known)
             raise UsageError(
                 f"--image {image}: not an image" + (f" ({hint})" if hint else ""),
@@ -195,9 +192,7 @@ def resolve(
             "`nox -s images`: it is not the image the lock vouches for",
             fix=f"rebuild and record it: {build_hint} (or restore docker/images.lock)",
         )
-    from . import images
-
-    if not images.recipe_current(paths, lock, matrix, name):
+    if not images.recipe_current(paths, lock, matrix, name, entry):
         raise ConfigError(
             f"the {name} image is out of date: docker/ or the pins it installs changed "
             "since it was built",
@@ -241,28 +236,18 @@ def _writable_by(path: Path, uid: int) -> bool:
     return (st.st_uid == uid and bool(st.st_mode & 0o200)) or bool(st.st_mode & 0o002)
 
 
-def _own(path: Path, uid: int, gid: int) -> Path:
-    """mkdir -p, with every directory it creates (and `path`) owned by uid:gid."""
-    created = [p for p in [path, *path.parents] if not p.exists()]
+def _own(path: Path, below: Path, uid: int, gid: int) -> Path:
+    """mkdir -p `path`, then make it and every directory between it and `below` (those
+    made now or by an earlier run as root) belong to uid:gid: the container's user."""
     path.mkdir(parents=True, exist_ok=True)
     if os.getuid() == 0:
-        for p in [*created, path]:
-            if (p.stat().st_uid, p.stat().st_gid) != (uid, gid):
+        for p in [path, *path.parents]:
+            if p == below or not p.is_relative_to(below):
+                break
+            st = p.stat()
+            if (st.st_uid, st.st_gid) != (uid, gid):
                 os.chown(p, uid, gid)
     return path
-
-
-def _chown_up(path: Path, stop: Path, uid: int, gid: int) -> None:
-    """Directories created for the container between `stop` and `path` belong to the
-    container's user too."""
-    if os.getuid() != 0:
-        return
-    for parent in [path, *path.parents]:
-        if parent == stop or not parent.is_relative_to(stop):
-            break
-        st = parent.stat()
-        if (st.st_uid, st.st_gid) != (uid, gid):
-            os.chown(parent, uid, gid)
 
 
 def run_command(
@@ -281,8 +266,7 @@ def run_command(
     root = paths.root
     work = paths.build / "container" / choice.name  # the container's own build tree
     for d in (work / "home", work / "nox", work / "build"):
-        _own(d, uid, gid)
-    _chown_up(work, paths.build.parent if paths.build != root else root, uid, gid)
+        _own(d, paths.build.parent, uid, gid)
     mounts: list[tuple[Path, Path, str]] = [(root, root, "rw")]
     if not paths.build.is_relative_to(root):
         mounts.append((paths.build, paths.build, "rw"))
@@ -301,7 +285,7 @@ def run_command(
         host_path.mkdir(parents=True, exist_ok=True)
         if not _writable_by(host_path, uid):
             if required:
-                host_path = _own(work / "cache" / what, uid, gid)
+                host_path = _own(work / "cache" / what, paths.build.parent, uid, gid)
                 console.say(
                     session,
                     f"{what} cache: {Path(env.get(var) or host_default)} is not writable by "
@@ -327,7 +311,8 @@ def run_command(
         if value is None:
             continue
         where = Path(value).resolve()
-        where.mkdir(parents=True, exist_ok=True) if flag != "--mirror" else None
+        if flag != "--mirror":  # output directories; a mirror must exist already
+            where.mkdir(parents=True, exist_ok=True)
         if not where.is_relative_to(root):
             mounts.append((where, where, "ro" if flag == "--mirror" else "rw"))
     for key, value in env.items():
