@@ -38,6 +38,7 @@ TEST = nox.project.dependency_groups(PYPROJECT, "test")
 LINT = nox.project.dependency_groups(PYPROJECT, "lint")
 KERNEL_TOOLS = nox.project.dependency_groups(PYPROJECT, "kernels")
 CONAN = nox.project.dependency_groups(PYPROJECT, "conan")
+RELEASE = nox.project.dependency_groups(PYPROJECT, "release")
 CONFIG = config.load(Path(__file__).parent)
 MATRIX = CONFIG.matrix
 BUILDSYS_ENV = {"PYTHONPATH": "scripts"}
@@ -94,16 +95,15 @@ def _install_wheel(session: nox.Session, wheel_dir: str) -> None:
 
 @nox.session
 def wheels(session: nox.Session) -> None:
-    """Tested wheels for CPython 3.10-3.12 into dist/.
+    """Tested manylinux wheels for CPython 3.10-3.12 into dist/.
 
-    The core once, then per Python: build, repair, check, test in a fresh venv, publish
-    (`-- --python 3.11`, `--target cpu-x86_64`, `--profile release`, `--jobs N`,
-    `--dist DIR`, `--retest`, `--toolchain pinned`).
+    With a container engine: cibuildwheel in the [release] cell's image, the core and
+    kernels once, then per Python the binding, auditwheel repair and the engine tests;
+    without one, the same steps on this host (`-- --via host|cibuildwheel`, `--cell NAME`,
+    `--python 3.11`, `--target cpu-x86_64`, `--profile release`, `--jobs N`, `--dist DIR`).
     """
-    if (args := _host_args(session)) is None:
-        return
-    session.install(*BUILDSYS, *KERNEL_TOOLS, *CONAN)
-    _buildsys(session, "wheels", *args)
+    session.install(*BUILDSYS, *KERNEL_TOOLS, *CONAN, *RELEASE)
+    _buildsys(session, "wheels", *session.posargs)
 
 
 @nox.session
@@ -230,8 +230,12 @@ def images(session: nox.Session) -> None:
 
 @nox.session
 def reproducible(session: nox.Session) -> None:
-    """Build one wheel twice from scratch in different trees and compare the sha256."""
-    session.install(*BUILDSYS, *KERNEL_TOOLS, *CONAN)
+    """Build one wheel twice from scratch in different trees and compare the sha256.
+
+    On this host, or in the release image (`-- --via cibuildwheel`; `--python 3.11`,
+    `--target cpu-x86_64`).
+    """
+    session.install(*BUILDSYS, *KERNEL_TOOLS, *CONAN, *RELEASE)
     _buildsys(session, "reproducible", *session.posargs)
 
 

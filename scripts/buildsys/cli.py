@@ -135,10 +135,12 @@ def parser() -> Parser:
 
     wheels = commands.add_parser(
         "wheels",
-        help="build, repair and test wheels on this host, then move them into dist/",
+        help="build, repair and test the release wheels, then move them into dist/",
         description="Build the core once, then for each CPython: the wheel (binding only), "
-        "auditwheel repair, checks, and the engine tests in a fresh venv. Only wheels that "
-        "pass everything reach dist/, and an interrupted run publishes nothing.",
+        "auditwheel repair, checks, and the engine tests in a fresh venv; through "
+        "cibuildwheel in the [release] cell's image when a container engine is there, else "
+        "on this host. Only wheels that pass everything reach dist/, and an interrupted "
+        "run publishes nothing.",
     )
     wheels.add_argument(
         "--python",
@@ -161,6 +163,37 @@ def parser() -> Parser:
         metavar="DIR",
         help="where finished wheels go (default: dist-dir in build-matrix.toml)",
     )
+    wheels.add_argument(
+        "--via",
+        choices=["auto", "host", "cibuildwheel"],
+        default="auto",
+        help="auto (default): cibuildwheel in the release cell's image when a container "
+        "engine and the image (docker/images.lock) are there, else this host, saying so; "
+        "host; cibuildwheel: insist. INFERCORE_CONTAINER=never|always means host|cibuildwheel",
+    )
+    wheels.add_argument(
+        "--cell",
+        type=name,
+        default=None,
+        help="the build-matrix.toml [release] cell cibuildwheel builds (default: the one "
+        "of --target; auto: the CUDA target's)",
+    )
+    prep = commands.add_parser(
+        "release-prepare",
+        help="cibuildwheel's before-all, inside the release image: the core and kernels "
+        "once, and the per-Python build configuration (run by `wheels --via cibuildwheel`)",
+    )
+    prep.add_argument("--cell", type=name, required=True, help="the [release] cell")
+    prep.add_argument(
+        "--python",
+        action="append",
+        required=True,
+        metavar="X.Y",
+        type=python_version,
+        help="a CPython version the wheels are built for (repeatable)",
+    )
+    prep.add_argument("--profile", type=name, default=None, help="kernel profile")
+    _jobs(prep)
     wheel = commands.add_parser(
         "wheel",
         help="build the core and one unrepaired wheel for the running Python (nox -s tests)",
@@ -269,6 +302,13 @@ def parser() -> Parser:
     )
     _target_option(repro, AUTO, "'auto' (default)")
     _toolchain(repro)
+    repro.add_argument(
+        "--via",
+        choices=["host", "cibuildwheel"],
+        default="host",
+        help="which pipeline builds both wheels (default host; cibuildwheel: the release "
+        "cell's image, each build with a fresh build tree mounted into it)",
+    )
 
     tc = commands.add_parser(
         "toolchain",
@@ -460,8 +500,22 @@ def dispatch(args: argparse.Namespace, paths: Paths) -> None:
         return
     compiler = _compiler(args, paths, lock)
     if args.command == "wheels":
+        from .release import run as release
         from .wheels import pipeline
 
+        via = release.choose(paths, matrix, lock, via=args.via, cell=args.cell, target=args.target)
+        if via is not None:
+            release.run(
+                paths,
+                matrix,
+                lock,
+                *via,
+                pythons=args.python,
+                jobs=args.jobs,
+                dist=args.dist,
+                profile=args.profile,
+            )
+            return
         pipeline.run(
             paths,
             matrix,
@@ -471,6 +525,20 @@ def dispatch(args: argparse.Namespace, paths: Paths) -> None:
             jobs=args.jobs,
             dist=args.dist,
             retest=args.retest,
+            profile=args.profile,
+            compiler=compiler,
+        )
+    elif args.command == "release-prepare":
+        from .host import memory
+        from .release import prepare
+
+        prepare.run(
+            paths,
+            matrix,
+            lock,
+            cell_name=args.cell,
+            pythons=args.python,
+            jobs=args.jobs or memory.cpus(),
             profile=args.profile,
             compiler=compiler,
         )
@@ -532,7 +600,13 @@ def dispatch(args: argparse.Namespace, paths: Paths) -> None:
     elif args.command == "reproducible":
         from .wheels import reproducible
 
-        reproducible.check(paths, python=args.python, target=args.target, toolchain=compiler.choice)
+        reproducible.check(
+            paths,
+            python=args.python,
+            target=args.target,
+            toolchain=compiler.choice,
+            via=args.via,
+        )
     elif args.command == "toolchain":
         from .cuda import toolchain_cli
 

@@ -194,9 +194,8 @@ def test_session_images():
     assert session.image_name(MATRIX, "tests", [], None) == "test-cuda"
     assert session.image_name(MATRIX, "cpp-tests", [], None) == "test-x86"
     assert session.image_name(MATRIX, "kernels-sm90", [], None) == "dev-cuda"
-    assert session.image_name(MATRIX, "wheels", [], None) == "release-cuda"
     # --target picks the role's image for that target's platform
-    assert session.image_name(MATRIX, "wheels", ["--target", "cpu-x86_64"], None) == ("release-x86")
+    assert session.image_name(MATRIX, "tests", ["--target", "cpu-x86_64"], None) == ("test-x86")
     assert session.image_name(MATRIX, "deps", ["--target=cpu-aarch64"], None) == "dev-arm"
     assert session.image_name(MATRIX, "tests", [], "test-x86") == "test-x86"
     with pytest.raises(UsageError, match="did you mean 'test-x86'"):

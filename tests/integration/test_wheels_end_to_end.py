@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"
-CPU = ["--target", "cpu-x86_64", "--python", PY]
+# The host pipeline (tests/integration/test_release.py runs the cibuildwheel one).
+CPU = ["--target", "cpu-x86_64", "--python", PY, "--via", "host"]
 # The engine-test results are cached by content: a wheel byte-identical to one tested
 # before would pass at once, leaving no window to interrupt, and no test run to see.
 RETEST = ["--retest"]

@@ -36,7 +36,6 @@ DebianSuite = Literal["bullseye", "bookworm", "trixie"]
 
 # The sessions that re-run themselves in an image; kernels-* share "kernels".
 SESSIONS: tuple[str, ...] = (
-    "wheels",
     "kernels",
     "tests",
     "cpp-tests",

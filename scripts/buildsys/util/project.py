@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -52,8 +53,15 @@ def _git(root: Path, *args: str) -> str | None:
     return out or None
 
 
-def git_sha(root: Path) -> str:
-    """The commit being built, with '+dirty' when the work tree has changes."""
+GIT_SHA_ENV = "INFERCORE_GIT_SHA"
+
+
+def git_sha(root: Path, env: Mapping[str, str] | None = None) -> str:
+    """The commit being built, with '+dirty' when the work tree has changes; a tree
+    without .git (cibuildwheel's copy of an export) gets it from $INFERCORE_GIT_SHA."""
+    given = (os.environ if env is None else env).get(GIT_SHA_ENV, "").strip()
+    if given:
+        return given
     sha = _git(root, "rev-parse", "HEAD")
     if sha is None:
         return "unknown"

@@ -33,7 +33,7 @@ AUTO = "auto"
 
 @dataclass(frozen=True)
 class WheelResult:
-    interp: Interpreter
+    python: str  # the full version (host) or X.Y (cibuildwheel)
     wheel: Path
     policy: str
     why_not_release: str | None
@@ -185,7 +185,7 @@ def one_python(
         wheeltest.remember_pass(paths, key, counts)
         console.say(tag, f"tested in a fresh venv: {counts}", style="green")
     return WheelResult(
-        interp=interp,
+        python=interp.full_version,
         wheel=fixed.wheel,
         policy=fixed.policy,
         why_not_release=fixed.why_not_release,
@@ -203,7 +203,7 @@ def summary(
         table.add_column(column)
     for r in results:
         table.add_row(
-            r.interp.full_version,
+            r.python,
             r.wheel.name,
             r.policy,
             f"{r.size_bytes / 2**20:.2f} MiB",

@@ -102,13 +102,19 @@ def repair(
             fix=f"read {log}",
         )
     repaired = produced[0]
-    tags = platform_tags(repaired)
-    # The most compatible tag is the one with the lowest glibc; auditwheel lists several.
-    manylinux = [t for t in tags if _tag_glibc(t) is not None]
-    best = min(manylinux, key=lambda t: _tag_glibc(t) or ()) if manylinux else tags[0]
+    best = best_policy(repaired)
     # Reached when the best policy needs no newer glibc than the release one (a wheel that
     # runs on manylinux_2_5 runs on manylinux2014 too).
     have = _tag_glibc(best)
     reached = have is not None and have <= version_tuple(policy_glibc(release))
     why = None if reached else explain_policy_gap(repaired, release)
-    return Repaired(wheel=repaired, policy=_policy_name(best), why_not_release=why)
+    return Repaired(wheel=repaired, policy=best, why_not_release=why)
+
+
+def best_policy(wheel: Path) -> str:
+    """The most compatible policy of a repaired wheel's tags (auditwheel lists several):
+    the one with the lowest glibc, e.g. "manylinux_2_28"."""
+    tags = platform_tags(wheel)
+    manylinux = [t for t in tags if _tag_glibc(t) is not None]
+    best = min(manylinux, key=lambda t: _tag_glibc(t) or ()) if manylinux else tags[0]
+    return _policy_name(best)

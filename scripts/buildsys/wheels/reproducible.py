@@ -12,10 +12,13 @@ from ..util.fs import sha256_file
 from ..util.paths import Paths
 
 
-def check(paths: Paths, *, python: str, target: str, toolchain: str = "host") -> str:
-    """Build twice from scratch (ccache off, fresh build trees) with the same --toolchain;
-    return the common sha256. (The pinned toolchain lives in the sources cache, outside
-    the build trees: both builds use the one assembled tree.)"""
+def check(
+    paths: Paths, *, python: str, target: str, toolchain: str = "host", via: str = "host"
+) -> str:
+    """Build twice from scratch (ccache off, fresh build trees) with the same --toolchain
+    and pipeline (`via`: host, or cibuildwheel in the release image); return the common
+    sha256. (The pinned toolchain lives in the sources cache, outside the build trees:
+    both builds use the one assembled tree.)"""
     digests = []
     with tempfile.TemporaryDirectory(prefix="infercore-repro-") as tmp:
         for name in ("first", "second"):
@@ -25,7 +28,7 @@ def check(paths: Paths, *, python: str, target: str, toolchain: str = "host") ->
                 "INFERCORE_BUILD_DIR": str(tree / "b"),
                 "PYTHONPATH": str(paths.root / "scripts"),
             }
-            console.say("repro", f"clean build {name} in {tree}")
+            console.say("repro", f"clean build {name} in {tree} ({via})")
             cmd = [
                 sys.executable,
                 "-m",
@@ -37,6 +40,8 @@ def check(paths: Paths, *, python: str, target: str, toolchain: str = "host") ->
                 target,
                 "--toolchain",
                 toolchain,
+                "--via",
+                via,
                 "--dist",
                 tree / "dist",
             ]
