@@ -184,10 +184,11 @@ def bench(session: nox.Session) -> None:
     """Benchmark figures for docs/BENCHMARKS.md.
 
     Wheel and kernel build times (with the kernel schedule's efficiency), CPU-op
-    throughput, and image builds with the per-session container overhead (`-- wheels
-    kernels cpu-ops containers`; containers is not in the default set: it needs an engine).
+    throughput, image builds with the per-session container overhead, and cibuildwheel
+    against the host pipeline (`-- wheels kernels cpu-ops containers release`; containers
+    and release are not in the default set: they need an engine and the images).
     """
-    session.install(*BUILDSYS, *KERNEL_TOOLS, *TEST)
+    session.install(*BUILDSYS, *KERNEL_TOOLS, *TEST, *RELEASE)
     what = session.posargs or ["wheels", "kernels", "cpu-ops"]
     if "wheels" in what:
         _buildsys(session, "bench", "wheels")
@@ -200,6 +201,8 @@ def bench(session: nox.Session) -> None:
         _buildsys(session, "bench", "cpu-ops")
     if "containers" in what:
         _buildsys(session, "bench", "containers", "--with-tests")
+    if "release" in what:
+        _buildsys(session, "bench", "release")
 
 
 @nox.session

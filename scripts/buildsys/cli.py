@@ -346,7 +346,9 @@ def parser() -> Parser:
 
     bench = commands.add_parser("bench", help="print benchmark figures (docs/BENCHMARKS.md)")
     bench.add_argument(
-        "what", choices=["wheels", "kernels", "cpu-ops", "containers"], help="which benchmark"
+        "what",
+        choices=["wheels", "kernels", "cpu-ops", "containers", "release"],
+        help="which benchmark",
     )
     bench.add_argument("--profile", default="ci", help="kernel profile (bench kernels)")
     bench.add_argument(
@@ -362,6 +364,9 @@ def parser() -> Parser:
     )
     bench.add_argument(
         "--base", default="bookworm", help="the [images.bases] to build FROM (bench containers)"
+    )
+    bench.add_argument(
+        "--target", default="cpu-x86_64", help="the target whose cell is built (bench release)"
     )
     bench.add_argument(
         "--with-tests",
@@ -637,6 +642,11 @@ def dispatch(args: argparse.Namespace, paths: Paths) -> None:
                 with_tests=args.with_tests,
             )
             bench.save(paths, "containers", figures)
+        elif args.what == "release":
+            from .release import bench as release_bench
+
+            figures = release_bench.run(paths, target=args.target, one=args.python)
+            bench.save(paths, "release", figures)
         else:
             bench.save(paths, "cpu-ops", bench.cpu_ops())
     elif args.command == "conan-profiles":
