@@ -601,6 +601,24 @@ def test_the_release_cells_load():
     assert not bm.release["cuda12-x86_64"].build and bm.release["cuda13-x86_64"].build
 
 
+def test_host_interpreters_only_on_a_debootstrap_base():
+    bm = config.parse_matrix(matrix())
+    standin = bm.images.bases["standin-bookworm"]
+    assert standin.interpreters == "host" and standin.debootstrap == "bookworm"
+    assert bm.images.bases["bookworm"].interpreters is None
+    # A registry image brings its own interpreters: refused, with the fix.
+    data = matrix()
+    data["images"]["bases"]["almalinux8"]["interpreters"] = "host"
+    line, err = one_problem(data)
+    assert "only a debootstrap base takes the host's interpreters" in line
+    assert "remove `interpreters`, or build the base with `debootstrap`" in str(err)
+    # "host" is the one value.
+    data = matrix()
+    data["images"]["bases"]["bookworm"]["interpreters"] = "pyenv"
+    line, _ = one_problem(data)
+    assert "interpreters" in line and "host" in line
+
+
 def test_an_impossible_release_cell_is_refused_with_the_fix():
     # CUDA 13 on manylinux2014: the policy and the image are below the glibc floor.
     text = str(

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from buildsys import config
-from buildsys.container import dockerfile, engine, imagelock, images, session
+from buildsys.config.images import ImageBase
+from buildsys.container import dockerfile, engine, imagelock, images, session, standin
 from buildsys.errors import ConfigError, ToolMissing, UsageError
 from buildsys.util.paths import ROOT, Paths
 
@@ -103,10 +104,99 @@ def test_the_committed_lock_matches_the_recipe():
     entries = imagelock.read(ROOT)
     assert entries, "docker/images.lock records no image"
     for name, record in entries.items():
+        base = MATRIX.images.bases[record.base]
+        if base.interpreters == "host" and standin.host_pythons(MATRIX.python_versions)[1]:
+            # Built FROM the stand-in manylinux base, which copies the build machine's
+            # interpreters: a machine without them (one of the project's containers)
+            # cannot say what the image would be made from.
+            continue
         assert images.recipe_current(Paths.from_env(), LOCK, MATRIX, name, record), (
             f"{name}: run `nox -s images -- --role {name.split('-')[0]} ...` and commit "
             "docker/images.lock"
         )
+
+
+def _standin_base(suite: str, glibc: str) -> ImageBase:
+    return ImageBase.model_validate(
+        {"debootstrap": suite, "os": "stand_in", "glibc": glibc, "package-manager": "apt",
+         "interpreters": "host"}
+    )  # fmt: skip
+
+
+def test_the_standin_base_is_a_manylinux_like_release_base():
+    s = images.spec(Paths.from_env(), MATRIX, "release", "x86", base="standin-bookworm")
+    assert s.tag == f"x86-release{VERSION}-debian12_manylinux-x86_64"
+    assert s.pythons == MATRIX.python_versions == ("3.10", "3.11", "3.12")
+    assert s.python == "3.10"  # the [images] default: /opt/python/cp310-cp310 there
+    assert standin.auditwheel_plat(s.base) == "manylinux_2_36_x86_64"
+    e = engine.Engine(name="podman", path=Path("podman"), version=(4, 3), rootless=False)
+    assert standin.ref(e, "infercore", s.base) == "localhost/infercore-base:bookworm-manylinux"
+    # Only a stand-in carries the [python] versions; a plain debootstrap base none.
+    assert images.spec(Paths.from_env(), MATRIX, "release", "x86", base="bookworm").pythons == ()
+
+
+def _host_pythons() -> list:
+    found, missing = standin.host_pythons(MATRIX.python_versions)
+    if missing:
+        pytest.skip(f"no self-contained CPython {', '.join(missing)} here (pyenv's)")
+    return found
+
+
+def test_the_inputs_name_the_interpreters_a_standin_copies(tmp_path):
+    pythons = _host_pythons()
+    p = Paths.from_env()
+    s = images.spec(p, MATRIX, "release", "x86", base="standin-bookworm")
+    identity = images.base_identity(p, s)
+    assert identity.startswith("debootstrap:bookworm+standin:sha256:")
+    assert identity == images.base_identity(p, s)  # deterministic
+    # Another set of interpreters (a machine with other versions) is another base...
+    fewer = images.ImageSpec(**{**s.__dict__, "pythons": s.pythons[:2]})
+    assert images.inputs(p, LOCK, fewer) != images.inputs(p, LOCK, s)
+    # ...and a version the machine lacks is recorded, never an error here.
+    other = images.ImageSpec(**{**s.__dict__, "pythons": ("3.10", "3.99")})
+    assert images.base_identity(p, other) != identity
+    plain = images.spec(p, MATRIX, "release", "x86", base="bookworm")
+    assert images.base_identity(p, plain) == "debootstrap:bookworm"
+    assert all(py.prefix not in standin.SYSTEM_PREFIXES for py in pythons)
+
+
+def test_a_standin_older_than_its_interpreters_glibc_is_refused(tmp_path):
+    pythons = _host_pythons()
+    need = max(standin.glibc_floor(py)[0] for py in pythons)
+    assert need >= (2, 34)  # pyenv's builds here: GLIBC_2.34 in python, 2.35 in libpython
+    text = ".".join(map(str, need))
+    bullseye = _standin_base("bullseye", "2.31")
+    with pytest.raises(ConfigError) as err:
+        standin.check_glibc("standin-bullseye", bullseye, pythons)
+    message = str(err.value)
+    assert f"has glibc 2.31, and CPython {pythons[0].full_version}" in message
+    assert f"needs GLIBC_{text}" in message and str(pythons[0].prefix) in message
+    assert 'fix: build the stand-in FROM a newer suite: debootstrap = "bookworm"' in message
+    standin.check_glibc("standin-bookworm", MATRIX.images.bases["standin-bookworm"], pythons)
+    # ensure refuses before anything is built (no debootstrap, no engine call).
+    e = engine.Engine(name="podman", path=tmp_path / "no-podman", version=(4, 3), rootless=False)
+    with pytest.raises(ConfigError, match=f"needs GLIBC_{text}"):
+        standin.ensure(
+            paths_at(ROOT, tmp_path), e, "infercore", "standin-bullseye", bullseye, ("3.10",)
+        )
+    assert not (tmp_path / "build").exists()
+
+
+def test_a_standin_needs_every_python_version(tmp_path):
+    e = engine.Engine(name="podman", path=tmp_path / "no-podman", version=(4, 3), rootless=False)
+    with pytest.raises(ToolMissing) as err:
+        standin.ensure(
+            paths_at(ROOT, tmp_path), e, "infercore", "s", _standin_base("bookworm", "2.36"),
+            ("3.99",),
+        )  # fmt: skip
+    assert "CPython 3.99" in str(err.value) and "pyenv install" in str(err.value)
+
+
+def test_glibc_needed_reads_the_symbol_versions(tmp_path):
+    assert standin.glibc_needed(Path(os.path.realpath("/bin/sh"))) >= (2, 2)
+    text = tmp_path / "not-elf"
+    text.write_text("#!/bin/sh\n")
+    assert standin.glibc_needed(text) == ()
 
 
 def test_image_lock_round_trip(tmp_path):
@@ -164,8 +254,9 @@ def test_heredocs_are_lowered_to_content_named_scripts():
 
 
 def test_the_project_dockerfile_lowers():
+    # system, dev, test and release each run one heredoc step
     text, scripts = dockerfile.lower_heredocs((ROOT / "docker" / "Dockerfile").read_text())
-    assert len(scripts) == 3 and "<<" not in text
+    assert len(scripts) == 4 and "<<" not in text
     assert all(body.startswith("set -eu\n") for body in scripts.values())
 
 

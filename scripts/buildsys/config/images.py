@@ -72,6 +72,12 @@ class ImageBase(Model):
         description="the GCC major version builds in it use (checked against a CUDA "
         "toolkit's max-gcc)",
     )
+    interpreters: Literal["host"] | None = Field(
+        None,
+        description='"host": this machine\'s CPython of every [python] version is copied in '
+        "and laid out as manylinux images do (/opt/python/cpXY-cpXY), making a stand-in "
+        "for a manylinux release base where no registry is reachable",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> ImageBase:
@@ -83,6 +89,19 @@ class ImageBase(Model):
                         "a base is either a pinned registry image or a debootstrap suite",
                         allowed='image = "name@sha256:..." or debootstrap = "bookworm"',
                         fix="set exactly one of `image` and `debootstrap`",
+                    )
+                ]
+            )
+        if self.interpreters is not None and self.debootstrap is None:
+            raise_checks(
+                [
+                    check(
+                        ("interpreters",),
+                        "only a debootstrap base takes the host's interpreters (a registry "
+                        "image brings its own)",
+                        found=self.interpreters,
+                        allowed='interpreters = "host" together with debootstrap = "SUITE"',
+                        fix="remove `interpreters`, or build the base with `debootstrap`",
                     )
                 ]
             )

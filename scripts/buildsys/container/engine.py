@@ -6,6 +6,7 @@ Like cibuildwheel's oci_container, everything goes through the engine's command 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -63,6 +64,18 @@ class Engine:
             return None
         out = out.splitlines()[0]
         return out if out.startswith("sha256:") else f"sha256:{out}"
+
+    def image_label(self, ref: str, key: str) -> str | None:
+        """The value of the image's label `key`, or None (no such image or label)."""
+        out = runner.probe(
+            [self.path, "image", "inspect", "--format", "{{json .Config.Labels}}", ref],
+            env=self.env,
+        ).strip()
+        try:
+            labels = json.loads(out.splitlines()[0]) if out else None
+        except ValueError:
+            return None
+        return labels.get(key) if isinstance(labels, dict) else None
 
     def image_size(self, ref: str) -> int:
         out = runner.probe(

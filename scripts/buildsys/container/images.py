@@ -62,6 +62,8 @@ class ImageSpec:
     python: str
     version: str
     repository: str
+    # For a base with interpreters = "host" (standin.py): the [python] versions it carries.
+    pythons: tuple[str, ...] = ()
 
     @property
     def _platform_part(self) -> str:
@@ -142,6 +144,7 @@ def spec(
         python=python or images.python,
         version=project.version(paths.root),
         repository=images.repository,
+        pythons=tuple(matrix.python_versions) if b.interpreters == "host" else (),
     )
 
 
@@ -224,12 +227,27 @@ def context_digest(paths: Paths, lock: SourcesLock, s: ImageSpec) -> str:
     return _digest(_context_manifest(paths, lock, s))
 
 
+def base_identity(paths: Paths, s: ImageSpec) -> str:
+    """The base as the inputs digest names it: by digest; a debootstrap base by its
+    suite, the one thing that names it; a stand-in manylinux base (interpreters =
+    "host") also by what it copies from this machine (standin.identity), so an image
+    built on another machine's interpreters does not pass for current."""
+    if s.base.image:
+        return s.base.image
+    identity = f"debootstrap:{s.base.debootstrap}"
+    if s.base.interpreters == "host":
+        from . import standin
+
+        identity += f"+standin:{standin.identity(paths, s.base, s.pythons)}"
+    return identity
+
+
 def inputs(paths: Paths, lock: SourcesLock, s: ImageSpec) -> str:
     """The sha256 of everything that goes into the image, computed without building:
     docker/'s files, the pins of the files it installs, the build args, the stage and
-    the base (by digest; a debootstrap base by its suite, the one thing that names it)."""
+    the base (base_identity)."""
     manifest = {"stage": s.role, **_context_manifest(paths, lock, s)}
-    identity = s.base.image or f"debootstrap:{s.base.debootstrap}"
+    identity = base_identity(paths, s)
     for key, value in build_args(paths, s, identity).items():
         manifest[f"arg:{key}"] = value
     return _digest(manifest)
@@ -364,6 +382,7 @@ def build(
     """Build (or find current) each selected image; record them; {name: status}."""
     from ..util.fs import atomic_write
     from . import base as debootstrap_base
+    from . import standin
 
     roles = roles or list(ROLES)
     native = host_platforms()
@@ -391,7 +410,9 @@ def build(
             status[s.name] = "current"
             rows.append((s, old, "current", 0.0))
             continue
-        if s.base.debootstrap:
+        if s.base.interpreters == "host":
+            base_ref = standin.ensure(paths, engine, s.repository, s.base_name, s.base, s.pythons)
+        elif s.base.debootstrap:
             base_ref = debootstrap_base.ensure(paths, engine, s.repository, s.base_name, s.base)
         else:
             base_ref = s.base.image or ""
