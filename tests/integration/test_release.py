@@ -33,11 +33,20 @@ pytestmark = [
 ]
 
 
+def _git_checkout(tree: Path) -> None:
+    """Make the copy a checkout of its own: the release build exports what git knows."""
+    git = ["git", "-C", str(tree), "-c", "user.name=t", "-c", "user.email=t@t"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "copy"]):
+        subprocess.run([*git, *args], check=True, capture_output=True)
+
+
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
-    """A copy of the tree with the release image built on the stand-in base."""
+    """A copy of the tree, as a git checkout, with the release image built on the
+    stand-in base."""
     tree = tmp_path_factory.mktemp("release-tree")
     _copy_tree(tree)
+    _git_checkout(tree)
     start = time.monotonic()
     _build_image(tree, RELEASE)
     print(f"release image ready in {time.monotonic() - start:.1f} s")

@@ -25,6 +25,7 @@ BUILD = PurePosixPath("/infercore/build")  # mounted: the cell's persistent buil
 SOURCES = PurePosixPath("/infercore/sources")  # mounted: the pinned sources cache
 RESULTS = PurePosixPath("/infercore/results")  # mounted: this run's junit files
 PIP_CACHE = PurePosixPath("/infercore/pip-cache")
+UV_CACHE = PurePosixPath("/infercore/uv-cache")
 CA = PurePosixPath("/etc/infercore/ca.pem")
 # The release image's tool venv (docker/scripts/install-tools.sh): buildsys runs with it.
 TOOLS_PYTHON = "/opt/infercore/tools/bin/python"
@@ -92,7 +93,9 @@ def table(
         "build": build_selectors(versions),
         "skip": ["*-musllinux_*"],
         "archs": [arch],
-        "build-frontend": "build",
+        # uv makes each Python's isolated build env and test venv (the release image's
+        # tool venv carries the pinned uv): seconds instead of pip's tens of seconds.
+        "build-frontend": "build[uv]",
         f"manylinux-{arch}-image": image_ref,
         "container-engine": {
             "name": engine,

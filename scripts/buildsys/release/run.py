@@ -86,6 +86,13 @@ def _versions(matrix: BuildMatrix, requested: Sequence[str]) -> list[str]:
     return [v for v in matrix.python_versions if v in requested] or list(matrix.python_versions)
 
 
+def _cache_dir(var: str, name: str) -> Path:
+    """The host's pip or uv cache, shared with the container."""
+    path = Path(os.environ.get(var) or Path.home() / ".cache" / name)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def _host_ca(env: Mapping[str, str]) -> Path | None:
     for var in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT"):
         if env.get(var) and Path(env[var]).is_file():
@@ -106,6 +113,7 @@ def environment(
         GIT_SHA_ENV: git_sha(paths.root, env),
         "SOURCE_DATE_EPOCH": source_date_epoch(paths.root, env),
         "PIP_CACHE_DIR": str(cibw.PIP_CACHE),
+        "UV_CACHE_DIR": str(cibw.UV_CACHE),
         "PYTHONUNBUFFERED": "1",
     }
     if _host_ca(env) is not None:
@@ -143,8 +151,9 @@ class Progress:
 
 def remove_containers(engine: Engine, label: str) -> None:
     """Containers of this run left behind by an interrupted cibuildwheel."""
-    ids = runner.probe(
-        [engine.path, "ps", "-aq", "--filter", f"label={cibw.LABEL}={label}"], env=engine.env
+    # Not runner.probe: after an interrupt it refuses to start anything.
+    ids = runner.cleanup_query(
+        [engine.path, "ps", "-aq", "--filter", f"label={cibw.LABEL}={label}"]
     ).split()
     if ids:
         runner.cleanup([engine.path, "rm", "-f", *ids])
@@ -195,13 +204,12 @@ def run(
             d.mkdir(parents=True, exist_ok=True)
         count = export.export(paths.root, project)
         console.say("release", f"exported {count} files of the checkout for cibuildwheel")
-        pip_cache = Path(os.environ.get("PIP_CACHE_DIR") or Path.home() / ".cache" / "pip")
-        pip_cache.mkdir(parents=True, exist_ok=True)
         mounts = [
             cibw.Mount(build_tree, cibw.BUILD),
             cibw.Mount(paths.source_cache, cibw.SOURCES),
             cibw.Mount(results, cibw.RESULTS),
-            cibw.Mount(pip_cache, cibw.PIP_CACHE),
+            cibw.Mount(_cache_dir("PIP_CACHE_DIR", "pip"), cibw.PIP_CACHE),
+            cibw.Mount(_cache_dir("UV_CACHE_DIR", "uv"), cibw.UV_CACHE),
         ]
         if (ca := _host_ca(os.environ)) is not None:
             mounts.append(cibw.Mount(ca, cibw.CA, "ro"))

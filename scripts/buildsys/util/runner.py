@@ -211,6 +211,23 @@ def cleanup(cmd: Sequence[str | os.PathLike[str]], *, timeout: float = 30.0) -> 
         return -1
 
 
+def cleanup_query(cmd: Sequence[str | os.PathLike[str]], *, timeout: float = 30.0) -> str:
+    """A short query a clean-up needs (which containers to remove), also after an
+    interrupt: its stdout, or "" when it fails."""
+    try:
+        done = subprocess.run(
+            [os.fspath(c) for c in cmd],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout if done.returncode == 0 else ""
+
+
 def _reap(child: subprocess.Popen[str]) -> None:
     """Wait for a signalled child; SIGKILL its group if it outlasts the grace period."""
     try:
