@@ -31,7 +31,7 @@ from ..util import console, runner
 from ..util.fs import clean_stale_temps, temp_dir
 from ..util.paths import Paths
 from ..util.project import GIT_SHA_ENV, git_sha, source_date_epoch
-from ..wheels import pipeline, publish, repair
+from ..wheels import devicecode, pipeline, publish, repair
 from ..wheels.testing import read_junit
 from . import cells, cibw, export
 
@@ -319,6 +319,7 @@ def collect(
                 size_bytes=wheel.stat().st_size,
                 tests=counts,
                 seconds=seconds.get(tag, 0.0),
+                device=devicecode.describe(devicecode.breakdown(wheel)),
             )
         )
     return found

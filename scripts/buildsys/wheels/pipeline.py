@@ -23,7 +23,7 @@ from ..util import console, runner
 from ..util.fs import clean_stale_temps, temp_dir
 from ..util.paths import Paths
 from ..util.project import source_date_epoch
-from . import elfinfo, publish, repair, sbom
+from . import devicecode, elfinfo, publish, repair, sbom
 from . import testing as wheeltest
 from .build import build_env, build_wheel
 from .testing import TestCounts, test_wheel
@@ -40,6 +40,7 @@ class WheelResult:
     size_bytes: int
     tests: TestCounts
     seconds: float
+    device: str = ""  # the device code per arch (devicecode.describe); "" for CPU wheels
 
 
 def choose_target(bm: BuildMatrix, name: str, cuda_available: bool) -> Target:
@@ -192,6 +193,7 @@ def one_python(
         size_bytes=fixed.wheel.stat().st_size,
         tests=counts,
         seconds=time.monotonic() - start,
+        device=devicecode.describe(devicecode.breakdown(fixed.wheel)),
     )
 
 
@@ -199,7 +201,10 @@ def summary(
     results: list[WheelResult], dist: Path, core_seconds: float, total: float, release: str
 ) -> None:
     table = Table(title=f"wheels in {dist}", show_lines=False)
-    for column in ("python", "wheel", "policy", "size", "engine tests", "time"):
+    device = any(r.device for r in results)
+    columns = ["python", "wheel", "policy", "size"]
+    columns += ["device code (uncompressed)"] if device else []
+    for column in [*columns, "engine tests", "time"]:
         table.add_column(column)
     for r in results:
         table.add_row(
@@ -207,6 +212,7 @@ def summary(
             r.wheel.name,
             r.policy,
             f"{r.size_bytes / 2**20:.2f} MiB",
+            *([r.device] if device else []),
             str(r.tests),
             f"{r.seconds:.1f}s",
         )
