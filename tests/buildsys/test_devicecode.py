@@ -6,7 +6,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from buildsys.errors import ToolMissing
 from buildsys.kernels.verify import nvidia_tool
 from buildsys.wheels import devicecode
@@ -39,12 +38,9 @@ def test_device_code_is_summed_per_arch(tmp_path):
         'extern "C" void launch(float* x) { k<<<1, 32>>>(x); }\n'
     )
     so = tmp_path / "m.so"
-    subprocess.run(
-        [NVCC, "-shared", "-Xcompiler", "-fPIC", "-o", so, src]
-        + ["-gencode", "arch=compute_80,code=sm_80"]
-        + ["-gencode", "arch=compute_90,code=[sm_90,compute_90]"],
-        check=True,
-    )
+    gencode = ["-gencode", "arch=compute_80,code=sm_80"]
+    gencode += ["-gencode", "arch=compute_90,code=[sm_90,compute_90]"]
+    subprocess.run([NVCC, "-shared", "-Xcompiler", "-fPIC", "-o", so, src, *gencode], check=True)
     sizes = devicecode.breakdown(_wheel(tmp_path, so))
     assert set(sizes) == {"sm_80", "sm_90", "ptx"}
     assert all(size > 0 for size in sizes.values())
