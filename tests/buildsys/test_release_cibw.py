@@ -187,3 +187,21 @@ def test_host_means_the_host_pipeline_and_never_reads_a_cell(tmp_path):
     )
     with pytest.raises(UsageError, match="--cell is a cibuildwheel option"):
         release.choose(paths, MATRIX, lock, via="host", cell="cpu-x86_64", target="auto")
+
+
+def test_cibw_settings_of_the_environment_are_unset_and_named(capsys):
+    env = {"CIBW_BUILD": "cp39-*", "PATH": "/bin"}
+    assert release._without_cibw_settings(env) == {"CIBW_BUILD": None}
+    assert "ignoring CIBW_BUILD" in capsys.readouterr().out
+    assert release._without_cibw_settings({"PATH": "/bin"}) == {}
+
+
+def test_a_new_image_gets_a_fresh_build_tree_and_the_old_one_goes(tmp_path):
+    from buildsys.util.paths import Paths
+
+    paths = Paths.from_env({"INFERCORE_BUILD_DIR": str(tmp_path)})
+    old = release.fresh_build_tree(paths, "cpu-x86_64", entry("bookworm"))
+    old.mkdir(parents=True)
+    newer = imagelock.Entry(**{**entry("bookworm").__dict__, "id": "sha256:" + "cd" * 32})
+    new = release.fresh_build_tree(paths, "cpu-x86_64", newer)
+    assert new != old and new.parent == old.parent and not old.exists()

@@ -25,7 +25,7 @@ from ..config import BuildMatrix, SourcesLock, policy_glibc, version_tuple
 from ..container import imagelock
 from ..container import session as container_session
 from ..container.engine import Engine
-from ..errors import BuildError, UsageError
+from ..errors import BuildError, ToolMissing, UsageError
 from ..host import memory
 from ..util import console, runner
 from ..util.fs import clean_stale_temps, temp_dir
@@ -149,6 +149,41 @@ class Progress:
             console.say("cibuildwheel", f"{self.current}: done in {m.group(2)}", style="green")
 
 
+def _check_cibuildwheel() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("cibuildwheel") is None:
+        raise ToolMissing(
+            "cibuildwheel is not installed in this environment",
+            why="the release path runs the pinned cibuildwheel (pyproject's release group)",
+            fix="run it through `nox -s wheels` (which installs it), or pass --via host",
+        )
+
+
+def _without_cibw_settings(env: Mapping[str, str]) -> dict[str, str | None]:
+    """CIBW_* of the caller's environment would override the generated configuration
+    (cibuildwheel reads the environment first): unset them, saying so."""
+    found = sorted(k for k in env if k.startswith("CIBW_"))
+    if found:
+        console.say(
+            "release",
+            f"ignoring {', '.join(found)}: cibuildwheel's configuration comes from "
+            "build-matrix.toml and docker/images.lock (docs/RELEASE.md)",
+            style="yellow",
+        )
+    return dict.fromkeys(found)
+
+
+def fresh_build_tree(paths: Paths, cell: str, entry: imagelock.Entry) -> Path:
+    """The cell's build tree for this image; those of images it replaced are removed."""
+    tree = paths.tree("release", cell, entry.id.split(":")[-1][:12])
+    if tree.parent.is_dir():
+        for old in tree.parent.iterdir():
+            if old != tree and old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+    return tree
+
+
 def remove_containers(engine: Engine, label: str) -> None:
     """Containers of this run left behind by an interrupted cibuildwheel."""
     # Not runner.probe: after an interrupt it refuses to start anything.
@@ -192,8 +227,9 @@ def run(
             f"not {chosen.cell.manylinux}; users build in the pinned {chosen.cell.image}",
             style="yellow",
         )
+    _check_cibuildwheel()
     label = uuid.uuid4().hex[:12]
-    build_tree = paths.tree("release", chosen.name, entry.id.split(":")[-1][:12])
+    build_tree = fresh_build_tree(paths, chosen.name, entry)
     clean_stale_temps(paths.build / "staging")
     staging = temp_dir(paths.build / "staging", f"cibw-{chosen.name}")
     log = paths.logs / f"cibuildwheel-{chosen.name}.log"
@@ -229,6 +265,7 @@ def run(
         )
         config_file = staging / "cibuildwheel.toml"
         config_file.write_text(cibw.render(table))
+        shutil.copyfile(config_file, log.with_suffix(".toml"))  # kept for reading
         progress = Progress()
         runner.call(
             [
@@ -247,6 +284,7 @@ def run(
             log=log,
             cwd=project,
             env={
+                **_without_cibw_settings(os.environ),
                 "PATH": f"{engine.path.parent}{os.pathsep}{engine.env['PATH']}",
                 "NO_COLOR": "1",
                 "CIBW_CACHE_PATH": str(paths.build / "cibuildwheel-cache"),
