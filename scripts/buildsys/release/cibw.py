@@ -26,6 +26,7 @@ SOURCES = PurePosixPath("/infercore/sources")  # mounted: the pinned sources cac
 RESULTS = PurePosixPath("/infercore/results")  # mounted: this run's junit files
 PIP_CACHE = PurePosixPath("/infercore/pip-cache")
 UV_CACHE = PurePosixPath("/infercore/uv-cache")
+CCACHE = PurePosixPath("/infercore/ccache")  # used by the kernel builds where ccache is
 CA = PurePosixPath("/etc/infercore/ca.pem")
 # The release image's tool venv (docker/scripts/install-tools.sh): buildsys runs with it.
 TOOLS_PYTHON = "/opt/infercore/tools/bin/python"

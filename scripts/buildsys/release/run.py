@@ -87,7 +87,7 @@ def _versions(matrix: BuildMatrix, requested: Sequence[str]) -> list[str]:
 
 
 def _cache_dir(var: str, name: str) -> Path:
-    """The host's pip or uv cache, shared with the container."""
+    """The host's pip, uv or ccache cache, shared with the container."""
     path = Path(os.environ.get(var) or Path.home() / ".cache" / name)
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -114,6 +114,7 @@ def environment(
         "SOURCE_DATE_EPOCH": source_date_epoch(paths.root, env),
         "PIP_CACHE_DIR": str(cibw.PIP_CACHE),
         "UV_CACHE_DIR": str(cibw.UV_CACHE),
+        "CCACHE_DIR": str(cibw.CCACHE),
         "PYTHONUNBUFFERED": "1",
     }
     if _host_ca(env) is not None:
@@ -246,6 +247,7 @@ def run(
             cibw.Mount(results, cibw.RESULTS),
             cibw.Mount(_cache_dir("PIP_CACHE_DIR", "pip"), cibw.PIP_CACHE),
             cibw.Mount(_cache_dir("UV_CACHE_DIR", "uv"), cibw.UV_CACHE),
+            cibw.Mount(_cache_dir("CCACHE_DIR", "ccache"), cibw.CCACHE),
         ]
         if (ca := _host_ca(os.environ)) is not None:
             mounts.append(cibw.Mount(ca, cibw.CA, "ro"))
