@@ -199,10 +199,23 @@ def build_info() -> dict[str, Any]:
     "kernels", the fast-kernel libraries and every compiled attention and gemm kernel) and,
     under "runtime", facts of this machine (visible CUDA devices, CPU code path and threads).
     "sbom": the path of the installed wheel's CycloneDX SBOM (.dist-info/sboms/, PEP 770),
-    or None where the installed distribution carries none (a plain `pip install .`)."""
+    or None where the installed distribution carries none (a plain `pip install .`);
+    "build_image": the image it was built in, by reference and digest, as its SBOM records
+    it (None for a host build or without an SBOM)."""
     info = _core.build_info()
     info["sbom"] = _sbom_path()
+    info["build_image"] = _sbom_build_image(info["sbom"])
     return info
+
+
+def _sbom_build_image(sbom: str | None) -> str | None:
+    import json
+
+    if sbom is None:
+        return None
+    with open(sbom, encoding="utf-8") as f:
+        properties = json.load(f).get("metadata", {}).get("properties", [])
+    return next((p["value"] for p in properties if p["name"] == "infercore:build-image"), None)
 
 
 def _sbom_path() -> str | None:

@@ -50,3 +50,15 @@ def test_the_sbom_of_the_installed_wheel():
     assert doc["bomFormat"] == "CycloneDX" and doc["specVersion"] == "1.6"
     root = doc["metadata"]["component"]
     assert (root["name"], root["version"]) == ("infercore", infercore.__version__)
+
+
+def test_the_build_image_is_the_one_the_sbom_records():
+    info = infercore.build_info()
+    if info["sbom"] is None:
+        assert info["build_image"] is None
+        return
+    doc = json.loads(Path(info["sbom"]).read_text())
+    props = {p["name"]: p["value"] for p in doc["metadata"].get("properties", [])}
+    assert info["build_image"] == props.get("infercore:build-image")
+    if info["build_image"] is not None:  # built in a container: reference@sha256:digest
+        assert "@sha256:" in info["build_image"]

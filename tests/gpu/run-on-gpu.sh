@@ -50,7 +50,7 @@ nvidia-smi --query-gpu=name,compute_cap,driver_version --format=csv,noheader
 
 if [[ -n "$wheel" ]]; then
   python3 -m pip install -q --no-index --no-deps --force-reinstall --target /tmp/infercore-wheel "$wheel"
-  export PYTHONPATH="/tmp/infercore-wheel:$PYTHONPATH"
+  export PYTHONPATH="/tmp/infercore-wheel${PYTHONPATH:+:$PYTHONPATH}"
 elif step build; then
   start=$(date +%s)
   prefixes=()
@@ -80,7 +80,7 @@ if [[ -z "$wheel" ]]; then
     exit 2
   fi
   cp build/gpu-dev/csrc/python/_core*.so python/infercore/
-  export PYTHONPATH="$PWD/python:$PYTHONPATH"
+  export PYTHONPATH="$PWD/python${PYTHONPATH:+:$PYTHONPATH}"
 fi
 
 python3 -c 'import infercore, json; print(json.dumps(infercore.build_info()["kernels"]["libraries"]))'

@@ -267,6 +267,7 @@ def run(
         )
         config_file = staging / "cibuildwheel.toml"
         config_file.write_text(cibw.render(table))
+        log.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(config_file, log.with_suffix(".toml"))  # kept for reading
         progress = Progress()
         runner.call(
