@@ -53,9 +53,11 @@ def tree(tmp_path_factory):
     return tree
 
 
-def _wheels(tree: Path, dist: Path, *args: str, **popen) -> subprocess.Popen:
+def _wheels(
+    tree: Path, dist: Path, *args: str, target: str = "cpu-x86_64", **popen
+) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "buildsys", "wheels", "--via", "cibuildwheel"]
-    cmd += ["--target", "cpu-x86_64", "--dist", str(dist), *args]
+    cmd += ["--target", target, "--dist", str(dist), *args]
     return subprocess.Popen(
         cmd,
         cwd=tree,
@@ -157,3 +159,28 @@ def test_an_interrupted_run_leaves_dist_and_no_container_behind(tree, tmp_path):
     assert old.read_bytes() == b"an earlier release"
     assert _release_containers() == []
     assert not list((tree / "build" / "staging").glob("cibw-*"))
+
+
+@pytest.mark.skipif(
+    not os.environ.get("INFERCORE_SLOW_TESTS"),
+    reason="the CUDA cell's cold kernel build takes ~6 min here: INFERCORE_SLOW_TESTS=1",
+)
+def test_the_cuda_cell_builds_its_kernels_once_and_ships_them_in_every_wheel(tree, tmp_path):
+    """The release-cuda image on the stand-in base: before-all compiles the ci profile's
+    kernel libraries once (verified: SASS per arch, wgmma), and each Python's wheel links
+    them: the device code per arch is in every one."""
+    from buildsys.wheels import devicecode
+
+    _build_image(tree, ["--role", "release", "--platform", "cuda", "--base", "standin-bookworm"])
+    dist = tmp_path / "dist"
+    proc = _wheels(tree, dist, "--cell", "cuda13-x86_64", target="auto")
+    out, _ = proc.communicate(timeout=3600)
+    assert proc.returncode == 0, out[-8000:]
+    assert out.count("before-all: the core and kernels, once") == 1
+    log = (tree / "build" / "logs" / "cibuildwheel-cuda13-x86_64.log").read_text()
+    assert "verified (SASS per arch, wgmma, symbols)" in log
+    wheels = sorted(dist.glob("*.whl"))
+    assert [w.name.split("-")[2] for w in wheels] == list(PYTHONS)
+    for wheel in wheels:
+        archs = devicecode.breakdown(wheel)
+        assert {"sm_80", "sm_90", "sm_90a", "ptx"} <= set(archs), (wheel.name, archs)
