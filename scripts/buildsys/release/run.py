@@ -224,8 +224,9 @@ def run(
         console.say(
             "release",
             f"{chosen.image_name} is built FROM the stand-in base {reach.base_name} (glibc "
-            f"{reach.base.glibc}), not {chosen.cell.image}: these wheels are {reach.policy}, "
-            f"not {chosen.cell.manylinux}; users build in the pinned {chosen.cell.image}",
+            f"{reach.base.glibc}), not {chosen.cell.image}: its wheels meet {reach.policy} at "
+            f"most (the summary names the policy reached), not {chosen.cell.manylinux}; users "
+            f"build in the pinned {chosen.cell.image}",
             style="yellow",
         )
     _check_cibuildwheel()
