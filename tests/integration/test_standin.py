@@ -46,7 +46,7 @@ def release(tmp_path_factory):
 
 def _run(entry: dict, script: str, *extra: str) -> str:
     out = subprocess.run(
-        [ENGINE, "run", "--rm", *extra, entry["ref"], "sh", "-c", script],
+        [ENGINE, "run", "--rm", "--network=none", *extra, entry["ref"], "sh", "-c", script],
         capture_output=True,
         text=True,
         timeout=300,
