@@ -10,6 +10,10 @@ the same typed models (buildsys.config) as everywhere else. The script block abo
 makes nox run this file with pydantic and rich at hand (`nox` creates that environment
 once): the sessions that build or test decide here, before installing anything, whether
 they re-run themselves in their image (`-- --container auto|always|never`).
+
+Tags say which sessions CI runs (`nox -s ci-matrix`, docs/CI.md): "ci" (a cell each, per
+target or arch group where build-matrix.toml fans them out), "gpu" (on the GPU runner),
+"release" (one cell per built [release] cell, release.yml). `nox -l -t ci` lists them.
 """
 
 from __future__ import annotations
@@ -42,6 +46,9 @@ RELEASE = nox.project.dependency_groups(PYPROJECT, "release")
 CONFIG = config.load(Path(__file__).parent)
 MATRIX = CONFIG.matrix
 BUILDSYS_ENV = {"PYTHONPATH": "scripts"}
+GPU = nox.project.dependency_groups(PYPROJECT, "gpu")
+# The CI tags (buildsys.ci.matrix reads them through `nox -l --json -t ...`).
+CI, ON_GPU, RELEASE_CELLS = "ci", "gpu", "release"
 
 
 def _host_args(session: nox.Session) -> list[str] | None:
@@ -93,7 +100,7 @@ def _install_wheel(session: nox.Session, wheel_dir: str) -> None:
     session.install("--no-deps", "--force-reinstall", "--find-links", wheel_dir, "infercore")
 
 
-@nox.session
+@nox.session(tags=[RELEASE_CELLS])
 def wheels(session: nox.Session) -> None:
     """Tested manylinux wheels for CPython 3.10-3.12 into dist/.
 
@@ -106,7 +113,7 @@ def wheels(session: nox.Session) -> None:
     _buildsys(session, "wheels", *session.posargs)
 
 
-@nox.session
+@nox.session(tags=[CI])
 def plan(session: nox.Session) -> None:
     """Validate everything and print what a build would do, compiling nothing.
 
@@ -120,7 +127,7 @@ def plan(session: nox.Session) -> None:
 
 
 def _kernels_session(group: str, description: str) -> None:
-    @nox.session(name=f"kernels-{group}")
+    @nox.session(name=f"kernels-{group}", tags=[CI])
     def kernels(session: nox.Session) -> None:
         if (args := _host_args(session)) is None:
             return
@@ -151,7 +158,7 @@ def kernels_all(session: nox.Session) -> None:
     _buildsys(session, "kernels", *args)
 
 
-@nox.session
+@nox.session(tags=[CI])
 def tests(session: nox.Session) -> None:
     """The pytest suites against a freshly built wheel.
 
@@ -171,7 +178,37 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *suites, env=BUILDSYS_ENV, interrupt_timeout=30)
 
 
-@nox.session
+@nox.session(name="gpu-tests", tags=[CI, ON_GPU])
+def gpu_tests(session: nox.Session) -> None:
+    """The CUDA tests (tests/gpu) against a freshly built CUDA wheel, on a GPU.
+
+    Reference and fast kernels against PyTorch on the device, nothing skipped for a
+    CPU-only build (INFERCORE_REQUIRE_CUDA=1); PyTorch from the `gpu` dependency group, or
+    INFERCORE_TEST_TORCH (`-- tests/gpu/test_fast_kernels.py` to choose).
+    """
+    if (args := _host_args(session)) is None:
+        return
+    session.install(*BUILDSYS, *KERNEL_TOOLS, *TEST)
+    session.install(os.environ.get("INFERCORE_TEST_TORCH") or GPU[0], *GPU[1:])
+    wheel_dir = session.create_tmp()
+    _buildsys(
+        session,
+        "wheel",
+        "--target",
+        MATRIX.default_target(cuda_available=True).name,
+        "--out",
+        wheel_dir,
+    )
+    _install_wheel(session, wheel_dir)
+    session.run(
+        "pytest",
+        *(args or ["tests/gpu"]),
+        env={**BUILDSYS_ENV, "INFERCORE_REQUIRE_CUDA": "1"},
+        interrupt_timeout=30,
+    )
+
+
+@nox.session(tags=[CI])
 def lint(session: nox.Session) -> None:
     """Style and common bugs: ruff lint and format check."""
     session.install(*LINT)
@@ -242,7 +279,7 @@ def reproducible(session: nox.Session) -> None:
     _buildsys(session, "reproducible", *session.posargs)
 
 
-@nox.session(name="conan-profiles")
+@nox.session(name="conan-profiles", tags=[CI])
 def conan_profiles(session: nox.Session) -> None:
     """Render and check a Conan profile per target.
 
@@ -268,7 +305,7 @@ def deps(session: nox.Session) -> None:
     _buildsys(session, "deps", *args)
 
 
-@nox.session(name="cpp-tests")
+@nox.session(name="cpp-tests", tags=[CI])
 def cpp_tests(session: nox.Session) -> None:
     """Build and run the C++ tests with ctest.
 
@@ -279,3 +316,23 @@ def cpp_tests(session: nox.Session) -> None:
         return
     session.install(*BUILDSYS, *CONAN)
     _buildsys(session, "cpp-tests", *args)
+
+
+@nox.session(name="ci-matrix", venv_backend="none")
+def ci_matrix(session: nox.Session) -> None:
+    """The CI matrix as JSON, derived from the sessions' tags and build-matrix.toml.
+
+    One cell per CI-tagged session and target or arch group, with its runner labels (the
+    GPU runner for "gpu" sessions), image, timeout and cache key; the release cells; the
+    images (`-- --json`, `--only build|release|images`). .github/workflows read it.
+    """
+    session.run(
+        sys.executable,
+        "-m",
+        "buildsys",
+        "ci-matrix",
+        *session.posargs,
+        env=BUILDSYS_ENV,
+        external=True,
+        silent=False,
+    )

@@ -475,6 +475,24 @@ def parser() -> Parser:
     crun.add_argument("session", type=name, help="the nox session, e.g. cpp-tests")
     crun.add_argument("args", nargs=argparse.REMAINDER, help="the session's arguments")
 
+    cim = commands.add_parser(
+        "ci-matrix",
+        help="print the CI matrix: one cell per CI-tagged nox session and target or arch "
+        "group, the release cells and their images (what .github/workflows fan out over)",
+        description="Derive the cells from the noxfile's tags (`nox -l --json -t ci gpu "
+        "release`) and build-matrix.toml ([ci], [images.sessions], [release], "
+        "[kernel-archs]) with docker/images.lock: each with its runner labels, image, "
+        "Python, timeout, the arguments of its `nox -s SESSION` and a cache key.",
+    )
+    cim.add_argument("--json", action="store_true", help="machine-readable (one line)")
+    cim.add_argument(
+        "--only",
+        choices=["build", "release", "images"],
+        default=None,
+        help="one matrix (ci.yml's build, release.yml's, images.yml's) in the form "
+        "`strategy.matrix` takes",
+    )
+
     gen = commands.add_parser(
         "generate",
         help="write the files generated from the code (JSON Schemas, README session table)",
@@ -502,6 +520,11 @@ def dispatch(args: argparse.Namespace, paths: Paths) -> None:
         from .container import cli as container_cli
 
         container_cli.container_run(paths, matrix, lock, args.session, args.args)
+        return
+    if args.command == "ci-matrix":
+        from .ci import matrix as ci_matrix
+
+        ci_matrix.show(ci_matrix.make(paths.root, matrix), as_json=args.json, only=args.only)
         return
     compiler = _compiler(args, paths, lock)
     if args.command == "wheels":

@@ -144,7 +144,7 @@ def test_lookups_name_the_known_ones_and_a_close_match():
 
 
 def test_default_target_needs_an_x86_64_target():
-    data = matrix(targets={"cpu": MATRIX["targets"]["cpu-aarch64"]}, release={})
+    data = matrix(targets={"cpu": MATRIX["targets"]["cpu-aarch64"]}, release={}, ci={})
     bm = config.parse_matrix(data)
     with pytest.raises(BuildError, match="no x86_64 target for platform 'x86'"):
         bm.default_target(cuda_available=False)

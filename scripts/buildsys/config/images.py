@@ -38,6 +38,7 @@ DebianSuite = Literal["bullseye", "bookworm", "trixie"]
 SESSIONS: tuple[str, ...] = (
     "kernels",
     "tests",
+    "gpu-tests",
     "cpp-tests",
     "deps",
     "conan-profiles",

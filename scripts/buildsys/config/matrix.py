@@ -17,6 +17,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from ..errors import BuildError, UsageError
 from . import compat
+from .ci import Ci, ci_problems
 from .images import Images
 from .release import ReleaseCell, cell_problems
 from .values import (
@@ -476,6 +477,11 @@ class BuildMatrix(Model):
         description="the release cells: (target, manylinux policy, image, CUDA toolkit), "
         "built by cibuildwheel",
     )
+    ci: Ci = Field(
+        default_factory=Ci,
+        description="CI: runner labels, the GPU runner, per-session timeouts and targets, "
+        "the image registry (the sessions are the noxfile's, tagged ci, gpu, release)",
+    )
     targets: Annotated[dict[SafeName, Target], Field(min_length=1)] = Field(
         description="build targets by name; `auto` picks one (see default_target)"
     )
@@ -712,6 +718,7 @@ class BuildMatrix(Model):
                 )
             problems.extend(self._image_glibc_problems(target, tk))
         problems.extend(cell_problems(self))
+        problems.extend(ci_problems(self.ci, self.targets))
         raise_checks(problems)
         return self
 
