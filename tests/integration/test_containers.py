@@ -45,18 +45,11 @@ pytestmark = [
 
 
 def _copy_tree(dest: Path) -> None:
-    """The tracked and untracked-but-not-ignored files, as a fresh checkout has them."""
-    files = subprocess.run(
-        ["git", "-C", ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    for rel in filter(None, (f.decode() for f in files)):
-        src = ROOT / rel
-        if src.is_file():
-            target = dest / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, target)
+    """The tracked and untracked-but-not-ignored files, as a fresh checkout has them (the
+    release path's export does exactly that)."""
+    from buildsys.release import export
+
+    export.export(ROOT, dest)
 
 
 def _chown_all(root: Path, uid: int, gid: int) -> None:

@@ -250,6 +250,17 @@ def _own(path: Path, below: Path, uid: int, gid: int) -> Path:
     return path
 
 
+# What a container is told the CA bundle is (the host's, mounted read-only).
+CA_ENV = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "CURL_CA_BUNDLE")
+
+
+def host_ca(env: Mapping[str, str]) -> Path | None:
+    """The host's CA bundle ($SSL_CERT_FILE, else $REQUESTS_CA_BUNDLE), if it is a file:
+    where TLS is intercepted, a container needs it to reach the package index."""
+    ca = next((Path(env[v]) for v in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE") if env.get(v)), None)
+    return ca if ca is not None and ca.is_file() else None
+
+
 def run_command(
     paths: Paths,
     choice: Choice,
@@ -300,11 +311,9 @@ def run_command(
     home = Path.home()
     cache("CCACHE_DIR", home / ".cache" / "ccache", "ccache", required=False)
     cache("PIP_CACHE_DIR", home / ".cache" / "pip", "pip", required=False)
-    ca = next((Path(env[v]) for v in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE") if env.get(v)), None)
-    if ca is not None and ca.is_file():
+    if (ca := host_ca(env)) is not None:
         mounts.append((ca, Path("/etc/infercore/ca.pem"), "ro"))
-        for var in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "CURL_CA_BUNDLE"):
-            setenv[var] = "/etc/infercore/ca.pem"
+        setenv.update(dict.fromkeys(CA_ENV, "/etc/infercore/ca.pem"))
     args = choice.args
     for flag in PATH_OPTIONS:
         value = _option(args, flag)

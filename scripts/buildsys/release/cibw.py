@@ -50,9 +50,14 @@ class Mount:
         return f"--volume={self.host}:{self.container}:{self.mode}"
 
 
+def python_tag(version: str) -> str:
+    """'3.10' -> 'cp310': cibuildwheel's identifiers, the wheels' tags, the SBOM names."""
+    return "cp" + version.replace(".", "")
+
+
 def build_selectors(versions: Sequence[str]) -> list[str]:
     """['3.10', '3.12'] -> ['cp310-*', 'cp312-*']."""
-    return [f"cp{v.replace('.', '')}-*" for v in versions]
+    return [f"{python_tag(v)}-*" for v in versions]
 
 
 def before_all(cell: str, versions: Sequence[str], *, jobs: int, profile: str | None) -> str:

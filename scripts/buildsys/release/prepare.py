@@ -37,10 +37,6 @@ def init_cache(settings: Mapping[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def python_tag(version: str) -> str:
-    return "cp" + version.replace(".", "")
-
-
 def run(
     paths: Paths,
     matrix: BuildMatrix,
@@ -72,7 +68,7 @@ def run(
     )
     sbom_dir = paths.build / cibw.SBOM_DIR
     for version in pythons:
-        tag = python_tag(version)
+        tag = cibw.python_tag(version)
         document = sbom.for_wheel(
             paths, lock, core, python=tag, epoch=env["SOURCE_DATE_EPOCH"], image=image
         )

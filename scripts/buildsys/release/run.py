@@ -75,29 +75,11 @@ def choose(
     return (chosen, choice) if choice.engine is not None else None
 
 
-def _versions(matrix: BuildMatrix, requested: Sequence[str]) -> list[str]:
-    unknown = [v for v in requested if v not in matrix.python_versions]
-    if unknown:
-        raise UsageError(
-            f"--python {', '.join(unknown)}: not a version this project builds",
-            why=f"build-matrix.toml [python] versions: {', '.join(matrix.python_versions)}",
-            fix="pick one of them",
-        )
-    return [v for v in matrix.python_versions if v in requested] or list(matrix.python_versions)
-
-
 def _cache_dir(var: str, name: str) -> Path:
     """The host's pip, uv or ccache cache, shared with the container."""
     path = Path(os.environ.get(var) or Path.home() / ".cache" / name)
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _host_ca(env: Mapping[str, str]) -> Path | None:
-    for var in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT"):
-        if env.get(var) and Path(env[var]).is_file():
-            return Path(env[var])
-    return None
 
 
 def environment(
@@ -117,9 +99,8 @@ def environment(
         "CCACHE_DIR": str(cibw.CCACHE),
         "PYTHONUNBUFFERED": "1",
     }
-    if _host_ca(env) is not None:
-        for var in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "CURL_CA_BUNDLE"):
-            values[var] = str(cibw.CA)
+    if container_session.host_ca(env) is not None:
+        values.update(dict.fromkeys(container_session.CA_ENV, str(cibw.CA)))
     for var in ("INFERCORE_BUILD_MEMORY_GIB", "INFERCORE_JOBS"):
         if env.get(var):
             values[var] = env[var]
@@ -212,7 +193,9 @@ def run(
     engine, entry = choice.engine, choice.entry
     dist = dist if dist is not None else paths.dist(matrix.wheels.dist_dir)
     pipeline.check_dist(dist)
-    versions = _versions(matrix, pythons)
+    # In [python]'s order: cibuildwheel builds them one after another.
+    wanted = pipeline.check_versions(matrix, pythons)
+    versions = [v for v in matrix.python_versions if v in wanted]
     reach = cells.reach(matrix, chosen, entry)
     jobs = jobs or memory.cpus()
     console.say(
@@ -250,7 +233,7 @@ def run(
             cibw.Mount(_cache_dir("UV_CACHE_DIR", "uv"), cibw.UV_CACHE),
             cibw.Mount(_cache_dir("CCACHE_DIR", "ccache"), cibw.CCACHE),
         ]
-        if (ca := _host_ca(os.environ)) is not None:
+        if (ca := container_session.host_ca(os.environ)) is not None:
             mounts.append(cibw.Mount(ca, cibw.CA, "ro"))
         table = cibw.table(
             matrix,

@@ -6,7 +6,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +68,8 @@ def target_and_nvcc(
     return target, compiler.nvcc(str(target.cuda)) if target.is_cuda else None
 
 
-def choose_interpreters(bm: BuildMatrix, requested: list[str]) -> list[Interpreter]:
+def check_versions(bm: BuildMatrix, requested: Sequence[str]) -> list[str]:
+    """--python's versions, checked against [python]; none given: every [python] one."""
     unsupported = [v for v in requested if v not in bm.python_versions]
     if unsupported:
         raise UsageError(
@@ -81,7 +82,11 @@ def choose_interpreters(bm: BuildMatrix, requested: list[str]) -> list[Interpret
             f"--python lists a version twice ({', '.join(requested)})",
             fix="name each version once",
         )
-    versions = requested or list(bm.python_versions)
+    return list(requested) or list(bm.python_versions)
+
+
+def choose_interpreters(bm: BuildMatrix, requested: list[str]) -> list[Interpreter]:
+    versions = check_versions(bm, requested)
     found, missing = interpreters.find_all(versions)
     if missing and requested:
         raise ToolMissing(
