@@ -17,6 +17,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from ..errors import BuildError, UsageError
 from . import compat
+from .ccache import Ccache
 from .ci import Ci, ci_problems
 from .images import Images
 from .release import ReleaseCell, cell_problems
@@ -476,6 +477,11 @@ class BuildMatrix(Model):
         default_factory=dict,
         description="the release cells: (target, manylinux policy, image, CUDA toolkit), "
         "built by cibuildwheel",
+    )
+    ccache: Ccache = Field(
+        default_factory=Ccache,
+        description="the compiler cache of every C++/CUDA compile, and its shared remote "
+        "storage (Redis or HTTP)",
     )
     ci: Ci = Field(
         default_factory=Ci,
