@@ -271,6 +271,14 @@ def parser() -> Parser:
     kern.add_argument(
         "--offline", action="store_true", help="use only the sources cache, never the network"
     )
+    kern.add_argument(
+        "--shard",
+        metavar="I/N",
+        default=None,
+        help="compile only the I-th of N deterministic shares of the TUs into the compiler "
+        "cache and stop, without linking (CI fans the shares out over runners that share "
+        "a ccache remote; the unsharded build afterwards is served from it; docs/CACHE.md)",
+    )
     _toolchain(kern)
 
     plan = commands.add_parser(
@@ -598,7 +606,7 @@ def dispatch(args: argparse.Namespace, paths: Paths) -> None:
             written = cache.fill_mirror(paths, lock, args.fill_mirror, names)
             console.say("mirror", f"{args.fill_mirror}: {len(written)} files and SHA256SUMS")
     elif args.command == "kernels":
-        from .kernels import build
+        from .kernels import build, shard
 
         build.run(
             paths,
@@ -610,6 +618,7 @@ def dispatch(args: argparse.Namespace, paths: Paths) -> None:
             jobs=args.jobs,
             offline=args.offline,
             compiler=compiler,
+            shard=shard.parse(args.shard) if args.shard else None,
         )
     elif args.command == "plan":
         from . import plan
