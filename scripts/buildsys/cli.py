@@ -355,12 +355,14 @@ def parser() -> Parser:
     bench = commands.add_parser("bench", help="print benchmark figures (docs/BENCHMARKS.md)")
     bench.add_argument(
         "what",
-        choices=["wheels", "kernels", "cpu-ops", "containers", "release"],
+        choices=["wheels", "kernels", "cpu-ops", "containers", "release", "cache"],
         help="which benchmark",
     )
     bench.add_argument("--profile", default="ci", help="kernel profile (bench kernels)")
     bench.add_argument(
-        "--groups", default="sm80,sm90", help="comma-separated arch groups (bench kernels)"
+        "--groups",
+        default="sm80,sm90",
+        help="comma-separated arch groups (bench kernels; bench cache builds the first)",
     )
     bench.add_argument(
         "--python", type=python_version, default="3.11", help="the one-Python run's version"
@@ -495,10 +497,10 @@ def parser() -> Parser:
     cim.add_argument("--json", action="store_true", help="machine-readable (one line)")
     cim.add_argument(
         "--only",
-        choices=["build", "release", "images"],
+        choices=["build", "shards", "release", "images"],
         default=None,
-        help="one matrix (ci.yml's build, release.yml's, images.yml's) in the form "
-        "`strategy.matrix` takes",
+        help="one matrix (ci.yml's build and its kernel shards, release.yml's, images.yml's) "
+        "in the form `strategy.matrix` takes",
     )
 
     gen = commands.add_parser(
@@ -674,6 +676,12 @@ def dispatch(args: argparse.Namespace, paths: Paths) -> None:
                 with_tests=args.with_tests,
             )
             bench.save(paths, "containers", figures)
+        elif args.what == "cache":
+            from .ccache import bench as cache_bench
+
+            group = (args.groups.split(",") or ["sm80"])[0]
+            matrix.group(group)
+            bench.save(paths, "cache", cache_bench.run(paths.root, group=group))
         elif args.what == "release":
             from .release import bench as release_bench
 
