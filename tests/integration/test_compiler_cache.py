@@ -134,7 +134,7 @@ def test_three_shards_fill_the_cache_for_the_final_build(tmp_path):
         )
         wall = time.monotonic() - start
     report = final.root / f"build/kernels/ci/{SHARDED_GROUP}/install/share/infercore"
-    tus = json.loads((report / f"libinfercore_kernels_{SHARDED_GROUP}.json").read_text())["tus"]
+    tus = json.loads((report / f"infercore_kernels_{SHARDED_GROUP}.json").read_text())["tus"]
     print(f"final build {wall:.1f} s: {tus}")
     assert tus and all(t["cache"] == "hit" for t in tus), tus
     remote_hits = sum(t["remote"] == "hit" for t in tus)
