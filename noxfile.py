@@ -318,6 +318,31 @@ def cpp_tests(session: nox.Session) -> None:
     _buildsys(session, "cpp-tests", *args)
 
 
+# venv_backend="none": the checks need only what nox's own environment has (pydantic,
+# rich, filelock), and a session venv with the buildsys group would cost more than the
+# checks themselves (the "< 5 s" of docs/BENCHMARKS.md).
+@nox.session(venv_backend="none")
+def doctor(session: nox.Session) -> None:
+    """Check, before a long build, everything that would make it fail late.
+
+    Container engine and images (against docker/images.lock), nvcc against the target's
+    archs and kernel profile, the GPU driver, glibc and gcc per release cell, free memory
+    and disk, the Pythons, the pinned sources and the ccache binary and remote: a verdict
+    and a fix per row, non-zero exit when the build cannot succeed (`-- --target NAME`,
+    `--profile NAME`, `--toolchain pinned`, `--network`, `--offline`, `--json`).
+    """
+    session.run(
+        sys.executable,
+        "-m",
+        "buildsys",
+        "doctor",
+        *session.posargs,
+        env=BUILDSYS_ENV,
+        external=True,
+        silent=False,
+    )
+
+
 @nox.session(name="ci-matrix", venv_backend="none")
 def ci_matrix(session: nox.Session) -> None:
     """The CI matrix as JSON, derived from the sessions' tags and build-matrix.toml.
