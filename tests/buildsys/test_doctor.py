@@ -423,26 +423,35 @@ def http_server(directory: Path):
         server.server_close()
 
 
-def test_network_check_heads_the_first_url_of_each_uncached_source(capsys, tmp_path):
+def test_network_check_heads_the_urls_of_each_uncached_source_in_order(capsys, tmp_path):
     served = tmp_path / "served"
     served.mkdir()
+    gtest = REAL.lock["gtest"]
+    assert len(gtest.urls) > 1  # a fallback URL to fall back to
+    first_gtest = gtest.urls[0].rsplit("/", 1)[1]
     with http_server(served) as port:
-        # Every URL of the lock on the local server; every file there but cutlass's.
+        # Every URL of the lock on the local server; every file there but cutlass's and
+        # the file of gtest's first URL (its second one is there).
         files = re.findall(r'"https?://[^"]*/([^"/]+)"', LOCK_TEXT)
         lock = re.sub(r'"https?://[^"]*/([^"/]+)"', rf'"http://127.0.0.1:{port}/\1"', LOCK_TEXT)
         for file in files:
-            if not file.startswith("nvidia_cutlass"):
+            if not file.startswith("nvidia_cutlass") and file != first_gtest:
                 (served / urllib.parse.unquote(file)).write_bytes(b"x")
         paths = checkout(tmp_path, lock=lock)
-        assert cache.reachable(f"http://127.0.0.1:{port}/{files[-1]}") == ""
         code, report, _ = run_json(capsys, paths, "--target", "cpu-x86_64", "--network")
+        result = row(report, "sources")
+        assert result["verdict"] == "fail" and result["exit_code"] == SourceError.exit_code
+        assert "1 pinned source(s) the cache lacks cannot be fetched" in result["detail"]
+        assert "cutlass: http://127.0.0.1" in result["detail"] and "HTTP 404" in result["detail"]
+        assert "update its urls in sources.lock.toml" in result["fix"]
+        assert code != 0
+        cutlass = REAL.lock["cutlass"].urls[0].rsplit("/", 1)[1]
+        (served / cutlass).write_bytes(b"x")
+        _, report, _ = run_json(capsys, paths, "--target", "cpu-x86_64", "--network")
     result = row(report, "sources")
-    assert result["verdict"] == "fail" and result["exit_code"] == SourceError.exit_code
-    assert "1 pinned source(s)" in result["detail"]
-    assert "cutlass: http://127.0.0.1" in result["detail"]
-    assert "HTTP 404" in result["detail"]
-    assert "update its urls in sources.lock.toml" in result["fix"]
-    assert code != 0
+    assert result["verdict"] == "ok"
+    second = gtest.urls[1].rsplit("/", 1)[1]
+    assert f"gtest from http://127.0.0.1:{port}/{second}" in result["detail"]
     closed = cache.reachable(f"http://127.0.0.1:{free_port()}/x.whl", timeout=2)
     assert "refused" in closed.lower()
 

@@ -30,7 +30,8 @@ def other_machines(lock: SourcesLock, machine: str | None = None) -> set[str]:
 def sources(ctx: Context) -> Result:
     """What `nox -s sources` fetches for this machine. Offline (--offline) a source that
     is neither cached nor in a --mirror fails the build; online it is fetched on first use,
-    and --network asks its first URL whether it is there (a HEAD, in parallel)."""
+    and --network asks its URLs, in order, whether it is there (a HEAD each, the sources
+    in parallel): the first URL that answers is the one a fetch would use."""
     skipped = other_machines(ctx.lock)
     wanted = [s for s in ctx.lock.values() if s.name not in skipped]
     missing = cache.missing_offline(ctx.paths, wanted, list(ctx.mirrors))
@@ -50,22 +51,46 @@ def sources(ctx: Context) -> Result:
             f"{have}; not there: {names} (fetched on first use, which needs the network)",
             "fetch them now: `nox -s sources` (`--network` checks their URLs)",
         )
-    problems = _unreachable(missing)
-    if problems:
-        listing = "; ".join(f"{s.name}: {s.urls[0]}: {why}" for s, why in problems)
+    answers = _ask(missing)
+    dead = [(s, whys) for s, (url, whys) in zip(missing, answers, strict=True) if url is None]
+    if dead:
+        listing = "; ".join(
+            f"{s.name}: " + ", ".join(f"{u}: {why}" for u, why in zip(s.urls, whys, strict=True))
+            for s, whys in dead
+        )
         err = SourceError(
-            f"{len(problems)} pinned source(s) the cache lacks cannot be fetched: {listing}",
+            f"{len(dead)} pinned source(s) the cache lacks cannot be fetched from any of "
+            f"their URLs: {listing}",
             fix="check the network (proxy, CA bundle); a file that moved: update its urls in "
             "sources.lock.toml (the sha256 stays); air-gapped: --offline --mirror DIR",
         )
         return Result.from_error(NAME, err)
-    return Result(NAME, "ok", f"{have}; {names}: reachable (HEAD), fetched on first use")
+    later = [
+        f"{s.name} from {url}"
+        for s, (url, _) in zip(missing, answers, strict=True)
+        if url != s.urls[0]
+    ]
+    return Result(
+        NAME,
+        "ok",
+        f"{have}; {names}: reachable (HEAD), fetched on first use"
+        + (f" ({', '.join(later)}: the first URL did not answer)" if later else ""),
+    )
 
 
-def _unreachable(missing: list[Source]) -> list[tuple[Source, str]]:
-    """Each source whose first URL does not answer a HEAD, with why."""
+def _reach(src: Source) -> tuple[str | None, list[str]]:
+    """The first of the source's URLs that answers a HEAD, tried in order as a fetch
+    tries them (None: none did), and what each one before it ran into."""
+    whys = []
+    for url in src.urls:
+        why = cache.reachable(url, timeout=HEAD_TIMEOUT_S)
+        if not why:
+            return url, whys
+        whys.append(why)
+    return None, whys
+
+
+def _ask(missing: list[Source]) -> list[tuple[str | None, list[str]]]:
+    """_reach for each source, in parallel (each waits on the network, not the CPU)."""
     with ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
-        answers = list(
-            pool.map(lambda s: cache.reachable(s.urls[0], timeout=HEAD_TIMEOUT_S), missing)
-        )
-    return [(s, why) for s, why in zip(missing, answers, strict=True) if why]
+        return list(pool.map(_reach, missing))
