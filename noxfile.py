@@ -221,9 +221,10 @@ def bench(session: nox.Session) -> None:
     """Benchmark figures for docs/BENCHMARKS.md.
 
     Wheel and kernel build times (with the kernel schedule's efficiency), CPU-op
-    throughput, image builds with the per-session container overhead, and cibuildwheel
-    against the host pipeline (`-- wheels kernels cpu-ops containers release`; containers
-    and release are not in the default set: they need an engine and the images).
+    throughput, image builds with the per-session container overhead, cibuildwheel against
+    the host pipeline, and the doctor's run time (`-- wheels kernels cpu-ops containers
+    release doctor`; containers and release are not in the default set: they need an
+    engine and the images).
     """
     session.install(*BUILDSYS, *KERNEL_TOOLS, *TEST, *RELEASE)
     what = session.posargs or ["wheels", "kernels", "cpu-ops"]
@@ -240,6 +241,8 @@ def bench(session: nox.Session) -> None:
         _buildsys(session, "bench", "containers", "--with-tests")
     if "release" in what:
         _buildsys(session, "bench", "release")
+    if "doctor" in what:
+        _buildsys(session, "bench", "doctor")
 
 
 @nox.session

@@ -347,7 +347,7 @@ def parser() -> Parser:
     bench = commands.add_parser("bench", help="print benchmark figures (docs/BENCHMARKS.md)")
     bench.add_argument(
         "what",
-        choices=["wheels", "kernels", "cpu-ops", "containers", "release"],
+        choices=["wheels", "kernels", "cpu-ops", "containers", "release", "doctor"],
         help="which benchmark",
     )
     bench.add_argument("--profile", default="ci", help="kernel profile (bench kernels)")
@@ -517,7 +517,8 @@ def parser() -> Parser:
     doc.add_argument(
         "--network",
         action="store_true",
-        help="also ask the first URL of each source the cache lacks (HEAD)",
+        help="also ask each source the cache lacks whether its URLs answer (a HEAD each, "
+        "in order, as a fetch tries them)",
     )
     doc.add_argument(
         "--offline",
@@ -709,6 +710,10 @@ def dispatch(args: argparse.Namespace, paths: Paths) -> None:
 
             figures = release_bench.run(paths, target=args.target, one=args.python)
             bench.save(paths, "release", figures)
+        elif args.what == "doctor":
+            from .doctor import bench as doctor_bench
+
+            bench.save(paths, "doctor", doctor_bench.run(paths))
         else:
             bench.save(paths, "cpu-ops", bench.cpu_ops())
     elif args.command == "conan-profiles":
