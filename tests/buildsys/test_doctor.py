@@ -193,6 +193,25 @@ def test_an_nvcc_of_another_cuda_version_fails_with_exit_4(capsys, tmp_path):
     assert code == first["exit_code"]
 
 
+@pytest.mark.skipif(
+    (found := nvcc_tool.find()) is None or nvcc_tool.version(found) != "13.0",
+    reason="needs this machine's nvcc 13.0",
+)
+def test_a_table_claiming_more_than_nvcc_compiles_fails(capsys, tmp_path):
+    # [cuda-toolkits."13.0"] made to claim sm_70 (which CUDA 13.0 dropped), and the
+    # target to ask for it: the file loads, and only nvcc itself can say no.
+    matrix = MATRIX_TEXT.replace(
+        'sass = ["75", "80", "86"', 'sass = ["70", "75", "80", "86"'
+    ).replace('sass-archs = ["80", "90"]', 'sass-archs = ["70", "80", "90"]')
+    assert matrix.count('"70"') == MATRIX_TEXT.count('"70"') + 2
+    code, report, _ = run_json(capsys, checkout(tmp_path, matrix=matrix), "--target", "cuda-x86_64")
+    nvcc = row(report, "nvcc")
+    assert nvcc["verdict"] == "fail" and "does not compile sm_70" in nvcc["detail"]
+    assert "`nvcc --list-gpu-code` lists sm_75" in nvcc["detail"]
+    assert nvcc["fix"].startswith('make [cuda-toolkits."13.0"] sass what this nvcc lists')
+    assert code == ConfigError.exit_code
+
+
 @pytest.mark.skipif(nvcc_tool.find() is None, reason="needs an nvcc")
 def test_the_nvcc_check_names_the_plan_it_checked(tmp_paths):
     ctx = context(tmp_paths, target_name="cuda-x86_64", profile_name="release")
@@ -324,6 +343,12 @@ def test_the_container_mode_decides_what_a_missing_image_means(capsys, tmp_path,
     _, report, _ = run_json(capsys, paths, "--target", "cpu-x86_64")
     assert row(report, "container engine")["verdict"] == "skip"
     assert row(report, "images")["verdict"] == "skip"
+    monkeypatch.delenv("INFERCORE_CONTAINER")
+    monkeypatch.setenv("INFERCORE_IN_CONTAINER", "test-x86")  # a session never nests one
+    _, report, _ = run_json(capsys, paths, "--target", "cpu-x86_64")
+    assert "inside the test-x86 container" in row(report, "container engine")["detail"]
+    assert "on this host" in row(report, "release cpu-x86_64")["detail"]
+    monkeypatch.delenv("INFERCORE_IN_CONTAINER")
     if engines.find() is None:
         return
     monkeypatch.setenv("INFERCORE_CONTAINER", "auto")

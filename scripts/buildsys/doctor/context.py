@@ -85,6 +85,10 @@ class Context:
 
     @functools.cached_property
     def container_mode(self) -> str:
+        """auto, always or never, as the sessions decide it: never inside one of the
+        project's containers (a session there never starts another)."""
+        if engines.inside_container(self.env):
+            return "never"
         return container_session.mode(None, self.env)
 
     @functools.cached_property
@@ -98,9 +102,9 @@ class Context:
     @functools.cached_property
     def image_states(self) -> dict[str, container_session.ImageState]:
         """Each image the sessions and the built release cells run in, as the engine holds
-        it (empty without an engine)."""
+        it (empty without an engine, or when no session would use one)."""
         engine = self.engine
-        if not isinstance(engine, engines.Engine):
+        if not isinstance(engine, engines.Engine) or self.container_mode == "never":
             return {}
         locked = imagelock.read(self.paths.root)
         return {

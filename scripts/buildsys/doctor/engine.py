@@ -14,9 +14,14 @@ NAME = "container engine"
 def engine(ctx: Context) -> Result:
     """Sessions re-run themselves in their image when an engine is there (`--container
     auto`); without one they run on the host, which `always` refuses."""
-    found = ctx.engine
     if ctx.container_mode == "never":
-        return Result(NAME, "skip", "INFERCORE_CONTAINER=never: every session runs on the host")
+        why = (
+            f"inside the {ctx.env['INFERCORE_IN_CONTAINER']} container"
+            if engines.inside_container(ctx.env)
+            else "INFERCORE_CONTAINER=never"
+        )
+        return Result(NAME, "skip", f"{why}: every session runs right here")
+    found = ctx.engine
     if isinstance(found, BuildError):
         return Result.from_error(NAME, found)
     if found is None:

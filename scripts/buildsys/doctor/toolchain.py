@@ -89,8 +89,8 @@ def nvcc(ctx: Context) -> Result:
         err = ConfigError(
             f"{found} (CUDA {cuda}) does not compile sm_{', sm_'.join(lacking)}, which "
             f"{t.name} needs",
-            why=f"`nvcc --list-gpu-code` lists sm_{', sm_'.join(have)}, and build-matrix.toml "
-            f'[cuda-toolkits."{cuda}"] says it compiles those',
+            why=f"`nvcc --list-gpu-code` lists sm_{', sm_'.join(have)}, though build-matrix.toml "
+            f'[cuda-toolkits."{cuda}"] says CUDA {cuda} compiles sm_{", sm_".join(lacking)}',
             fix=f'make [cuda-toolkits."{cuda}"] sass what this nvcc lists, or install a '
             f"complete CUDA {cuda} toolkit (--toolchain pinned)",
         )
