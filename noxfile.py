@@ -221,10 +221,11 @@ def bench(session: nox.Session) -> None:
     """Benchmark figures for docs/BENCHMARKS.md.
 
     Wheel and kernel build times (with the kernel schedule's efficiency), CPU-op
-    throughput, image builds with the per-session container overhead, cibuildwheel against
-    the host pipeline, and the doctor's run time (`-- wheels kernels cpu-ops containers
-    release doctor`; containers and release are not in the default set: they need an
-    engine and the images).
+    throughput, image builds with the per-session container overhead, cibuildwheel
+    against the host pipeline, the shared compiler cache from a second checkout, and the
+    doctor's run time (`-- wheels kernels cpu-ops containers release cache doctor`;
+    containers and release need an engine and the images, cache a redis-server: none of
+    them is in the default set, nor doctor).
     """
     session.install(*BUILDSYS, *KERNEL_TOOLS, *TEST, *RELEASE)
     what = session.posargs or ["wheels", "kernels", "cpu-ops"]
@@ -241,6 +242,8 @@ def bench(session: nox.Session) -> None:
         _buildsys(session, "bench", "containers", "--with-tests")
     if "release" in what:
         _buildsys(session, "bench", "release")
+    if "cache" in what:
+        _buildsys(session, "bench", "cache", "--groups", "sm90")
     if "doctor" in what:
         _buildsys(session, "bench", "doctor")
 

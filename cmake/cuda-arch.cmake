@@ -22,6 +22,7 @@ if(INFERCORE_CUDA_ARCHS)
   # which cudart loads itself, so no CUDA library is bundled or required.
   set(CMAKE_CUDA_RUNTIME_LIBRARY Static)
   enable_language(CUDA)
+  infercore_ccache_cuda_flags()  # cmake/ccache.cmake
   find_package(CUDAToolkit REQUIRED)
   set(INFERCORE_WITH_CUDA ON)
   message(STATUS "infercore: CUDA ${CMAKE_CUDA_COMPILER_VERSION}, archs ${CMAKE_CUDA_ARCHITECTURES}")

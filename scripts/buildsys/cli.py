@@ -271,6 +271,14 @@ def parser() -> Parser:
     kern.add_argument(
         "--offline", action="store_true", help="use only the sources cache, never the network"
     )
+    kern.add_argument(
+        "--shard",
+        metavar="I/N",
+        default=None,
+        help="compile only the I-th of N deterministic shares of the TUs into the compiler "
+        "cache and stop, without linking (CI fans the shares out over runners that share "
+        "a ccache remote; the unsharded build afterwards is served from it; docs/CACHE.md)",
+    )
     _toolchain(kern)
 
     plan = commands.add_parser(
@@ -347,12 +355,14 @@ def parser() -> Parser:
     bench = commands.add_parser("bench", help="print benchmark figures (docs/BENCHMARKS.md)")
     bench.add_argument(
         "what",
-        choices=["wheels", "kernels", "cpu-ops", "containers", "release", "doctor"],
+        choices=["wheels", "kernels", "cpu-ops", "containers", "release", "cache", "doctor"],
         help="which benchmark",
     )
     bench.add_argument("--profile", default="ci", help="kernel profile (bench kernels)")
     bench.add_argument(
-        "--groups", default="sm80,sm90", help="comma-separated arch groups (bench kernels)"
+        "--groups",
+        default="sm80,sm90",
+        help="comma-separated arch groups (bench kernels; bench cache builds the first)",
     )
     bench.add_argument(
         "--python", type=python_version, default="3.11", help="the one-Python run's version"
@@ -487,10 +497,10 @@ def parser() -> Parser:
     cim.add_argument("--json", action="store_true", help="machine-readable (one line)")
     cim.add_argument(
         "--only",
-        choices=["build", "release", "images"],
+        choices=["build", "shards", "release", "images"],
         default=None,
-        help="one matrix (ci.yml's build, release.yml's, images.yml's) in the form "
-        "`strategy.matrix` takes",
+        help="one matrix (ci.yml's build and its kernel shards, release.yml's, images.yml's) "
+        "in the form `strategy.matrix` takes",
     )
 
     doc = commands.add_parser(
@@ -638,7 +648,7 @@ def dispatch(args: argparse.Namespace, paths: Paths) -> None:
             written = cache.fill_mirror(paths, lock, args.fill_mirror, names)
             console.say("mirror", f"{args.fill_mirror}: {len(written)} files and SHA256SUMS")
     elif args.command == "kernels":
-        from .kernels import build
+        from .kernels import build, shard
 
         build.run(
             paths,
@@ -650,6 +660,7 @@ def dispatch(args: argparse.Namespace, paths: Paths) -> None:
             jobs=args.jobs,
             offline=args.offline,
             compiler=compiler,
+            shard=shard.parse(args.shard) if args.shard else None,
         )
     elif args.command == "plan":
         from . import plan
@@ -705,6 +716,12 @@ def dispatch(args: argparse.Namespace, paths: Paths) -> None:
                 with_tests=args.with_tests,
             )
             bench.save(paths, "containers", figures)
+        elif args.what == "cache":
+            from .ccache import bench as cache_bench
+
+            group = (args.groups.split(",") or ["sm80"])[0]
+            matrix.group(group)
+            bench.save(paths, "cache", cache_bench.run(paths.root, group=group))
         elif args.what == "release":
             from .release import bench as release_bench
 

@@ -7,6 +7,7 @@ ci-matrix emits fails here.
 """
 
 import contextlib
+import copy
 import io
 import json
 import re
@@ -25,6 +26,7 @@ from buildsys.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
+DATA = config.read_toml(ROOT / "build-matrix.toml")
 PARTS = {"ci.yml": "build", "release.yml": "release", "images.yml": "images"}
 
 
@@ -165,6 +167,33 @@ def test_missing_image_says_how_to_build_it(sessions, matrix):
     assert "nox -s images -- --role dev --platform cuda" in str(err.value)
 
 
+def test_kernel_groups_get_shard_cells_that_run_before_their_build(matrix, emitted):
+    count = matrix.ci.sessions["kernels"].shards
+    assert count > 1
+    groups = [c for c in emitted["build"]["include"] if c["group"]]
+    shards = emitted["shards"]["include"]
+    assert len(shards) == count * len(groups)
+    for cell in groups:
+        mine = [s for s in shards if s["group"] == cell["group"]]
+        assert [s["shard"] for s in mine] == [f"{i}/{count}" for i in range(1, count + 1)]
+        for s in mine:
+            assert s["session"] == cell["session"] and s["image"] == cell["image"]
+            assert s["args"] == f"{cell['args']} --shard {s['shard']}"
+            assert s["cache_key"].startswith(f"ci-{s['name']}-")
+    assert not any(c["shard"] for c in emitted["build"]["include"])
+    wf = _workflow("ci.yml")
+    assert "shards" in wf["jobs"]["build"]["needs"]
+
+
+def test_shards_only_for_kernels_and_one_means_none(sessions):
+    data = copy.deepcopy(DATA)
+    data["ci"]["sessions"]["kernels"]["shards"] = 1
+    assert ci.make(ROOT, config.parse_matrix(data), sessions)["shards"] == {"include": []}
+    data["ci"]["sessions"]["tests"]["shards"] = 2
+    with pytest.raises(ConfigError, match="only the kernels sessions compile in shards"):
+        config.parse_matrix(data)
+
+
 def test_json_output_shape(emitted):
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -178,7 +207,7 @@ def test_json_output_shape(emitted):
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert cli.run(["ci-matrix", "--json"]) == 0
-    assert set(json.loads(out.getvalue())) == {"build", "release", "images"}
+    assert set(json.loads(out.getvalue())) == {"build", "shards", "release", "images"}
 
 
 # -- the workflows ------------------------------------------------------------------------
@@ -206,12 +235,21 @@ def test_workflow_fans_out_over_what_ci_matrix_emits(name, emitted):
         j for j in wf["jobs"].values() if isinstance(j.get("strategy", {}).get("matrix"), str)
     ]
     assert fanned, f"{name}: no job fans out over the matrix"
-    keys = set(emitted[part]["include"][0])
     for job in fanned:
-        assert job["strategy"]["matrix"] == "${{ fromJSON(needs.setup.outputs.matrix) }}"
+        m = re.fullmatch(
+            r"\$\{\{ fromJSON\(needs\.setup\.outputs\.(\w+)\) \}\}", job["strategy"]["matrix"]
+        )
+        assert m, job["strategy"]["matrix"]
+        job_part = part if m.group(1) == "matrix" else m.group(1)
+        assert f"--only {job_part}" in setup_runs and job_part in emitted
         assert "setup" in ([job["needs"]] if isinstance(job["needs"], str) else job["needs"])
         text = yaml.safe_dump(job)
         used = set(re.findall(r"\bmatrix\.([A-Za-z_]+)", text))
+        keys = set(
+            ci.Cell.__dataclass_fields__
+            if job_part != "images"
+            else ci.ImageJob.__dataclass_fields__
+        )
         assert used <= keys, f"{name}: matrix keys ci-matrix does not emit: {used - keys}"
         assert "session" in used and "args" in used
     for _, run in _runs(wf):

@@ -9,17 +9,15 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.parse
 from pathlib import Path
 
 import pytest
 from buildsys import cli, config, doctor
-from buildsys.ccache import remote
+from buildsys.ccache import redis_server
 from buildsys.container import engine as engines
 from buildsys.container import imagelock
 from buildsys.cuda import archs
@@ -68,12 +66,6 @@ def row(report: dict, name: str) -> dict:
 def context(paths: Paths, **options) -> doctor.Context:
     cfg = config.load(paths.root)
     return doctor.Context(paths=paths, matrix=cfg.matrix, lock=cfg.lock, env=os.environ, **options)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- the whole run: --json, the table, exit codes -------------------------------------
@@ -477,7 +469,7 @@ def test_network_check_heads_the_urls_of_each_uncached_source_in_order(capsys, t
     assert result["verdict"] == "ok"
     second = gtest.urls[1].rsplit("/", 1)[1]
     assert f"gtest from http://127.0.0.1:{port}/{second}" in result["detail"]
-    closed = cache.reachable(f"http://127.0.0.1:{free_port()}/x.whl", timeout=2)
+    closed = cache.reachable(f"http://127.0.0.1:{redis_server.free_port()}/x.whl", timeout=2)
     assert "refused" in closed.lower()
 
 
@@ -491,7 +483,10 @@ def test_no_remote_configured_is_skipped(tmp_paths, monkeypatch):
 
 
 def test_a_remote_on_a_closed_port_warns_with_the_fix(tmp_paths, monkeypatch):
-    for url in (f"redis://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}/cache"):
+    for url in (
+        f"redis://127.0.0.1:{redis_server.free_port()}",
+        f"http://127.0.0.1:{redis_server.free_port()}/cache",
+    ):
         monkeypatch.setenv("INFERCORE_CCACHE_REMOTE", url)
         result = compiler_cache.remote_storage(context(tmp_paths))
         assert result.verdict == "warn", result
@@ -508,26 +503,12 @@ def test_a_bad_remote_setting_fails_as_the_usage_error_it_is(capsys, tmp_paths, 
 
 
 @pytest.fixture
-def redis_url():
-    """A real redis-server on a free 127.0.0.1 port, stopped after the test."""
-    server = shutil.which("redis-server")
-    if server is None:
+def redis_url(tmp_path):
+    """A real redis-server on a free 127.0.0.1 port (ccache.redis_server), stopped after."""
+    if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed")
-    port = free_port()
-    child = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 10
-        while remote.problem(url, timeout=0.5) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        yield url
-    finally:
-        child.terminate()
-        child.wait(timeout=10)
+    with redis_server.running(tmp_path / "redis") as server:
+        yield server.url
 
 
 def test_a_running_redis_remote_passes(tmp_paths, monkeypatch, redis_url):

@@ -66,7 +66,7 @@ def configure(plans, build_dir: Path, srcs: dict[str, Path]) -> Path:
         srcs=srcs,
         pools=POOLS,
         report=report,
-        launcher=kernels.launcher(report),
+        launcher=kernels.launcher(report, None),
     )
     cmd = ["cmake", "-S", str(ROOT / "csrc" / "kernels"), "-B", str(build_dir), "-G", "Ninja"]
     cmd += [f"-D{k}={v}" for k, v in defines.items()]
@@ -171,3 +171,24 @@ def test_a_hopper_only_group_configures_and_compiles_its_registry(srcs, tmp_path
         if "infercore_kernels_hopperonly.dir/registry.cu.o:" in block
     )
     assert "sm_90a" in registry_rule and "code=[sm_90]" not in registry_rule
+
+
+@needs_nvcc
+def test_every_groups_tus_are_split_among_the_shards(tree):
+    """--shard I/N (kernels/shard.py) reads the TUs from the configured tree's ninja graph:
+    every FA2, CUTLASS and registry TU of every group lands in exactly one share."""
+    from buildsys.kernels import shard
+
+    objects = shard.compile_outputs(tree)
+    keys = [shard.key(o) for o in objects if kernels._group_of(o, GROUPS)]
+    assert len(keys) == len(set(keys)), "a TU key must name one TU"
+    for group in GROUPS:
+        assert f"infercore_kernels_{group}/registry.cu.o" in keys
+    fa2 = [k for k in keys if k.startswith("infercore_fa2_sm80/")]
+    assert fa2 and all("hdim128_bf16" in k for k in fa2)
+    # The key holds no path of this checkout, though the FA2 objects' paths do.
+    assert any(str(tree.parent) in o or "/tmp" in o for o in objects if "flash_fwd" in o)
+    assert not any("/" in k.split("/", 1)[1] for k in keys)
+    parts = shard.partition(keys, {}, 3)
+    assert sorted(k for p in parts for k in p) == sorted(keys)
+    assert max(map(len, parts)) - min(map(len, parts)) <= 1  # by count, with no report

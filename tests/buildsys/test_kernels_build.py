@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from buildsys import config
+from buildsys import ccache, config
 from buildsys.errors import BuildError, ConfigError, ToolMissing
 from buildsys.host import nvcc as nvcc_tool
 from buildsys.kernels import build as kernels
@@ -34,7 +34,7 @@ def inputs(plan_list, pools=None):
         srcs=SRCS,
         pools=pools or {"light": 1, "heavy": 1},
         report=report,
-        launcher=kernels.launcher(report),
+        launcher=kernels.launcher(report, None),
     )
 
 
@@ -139,15 +139,23 @@ def test_cmake_inputs_carry_every_group_of_the_tree():
 
 def test_every_compile_goes_through_the_tu_monitor():
     report = Path("/b/tu-report.jsonl")
-    launcher = kernels.launcher(report)
+    launcher = kernels.launcher(report, None)
     monitor = Path(launcher[0])
     assert monitor.name == "tu_monitor.py" and os.access(monitor, os.X_OK)
-    assert launcher[1] == str(report)
-    assert len(launcher) in (2, 3)  # ccache last, when installed
+    assert launcher == [str(monitor), str(report)]  # the cache off: the compiler next
     d = inputs(plans("sm80"))
     assert (
         d["CMAKE_CUDA_COMPILER_LAUNCHER"] == d["CMAKE_CXX_COMPILER_LAUNCHER"] == ";".join(launcher)
     )
+    # With the cache on, the pinned ccache comes after the monitor, reading its config.
+    cache = ccache.CompilerCache(
+        binary=Path("/c/ccache"),
+        config_file=Path("/b/ccache.conf"),
+        settings=ccache.resolve(MATRIX, {}),
+    )
+    with_cache = kernels.launcher(report, cache)
+    assert with_cache[:2] == launcher and with_cache[2:] == cache.launcher()
+    assert cache.launcher() == ["/usr/bin/env", "CCACHE_CONFIGPATH=/b/ccache.conf", "/c/ccache"]
 
 
 def test_a_group_of_only_the_hopper_family_gets_its_archs_and_no_fa2():

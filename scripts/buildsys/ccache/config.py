@@ -62,20 +62,34 @@ class CompilerCache:
         """The compiler launcher, as a list (CMake's CMAKE_<LANG>_COMPILER_LAUNCHER)."""
         return ["/usr/bin/env", f"CCACHE_CONFIGPATH={self.config_file}", str(self.binary)]
 
-    def cmake_defines(self) -> dict[str, str]:
-        joined = ";".join(self.launcher())
-        return {"CMAKE_CXX_COMPILER_LAUNCHER": joined, "CMAKE_CUDA_COMPILER_LAUNCHER": joined}
 
-    def build_env(self, tree: Path) -> dict[str, str]:
-        """The environment of one build in `tree`: its counters go to the tree's stats
-        log, emptied first, so that its summary is this build's alone."""
-        log = tree / STATS_LOG
-        tree.mkdir(parents=True, exist_ok=True)
-        log.write_text("")
-        return {"CCACHE_STATSLOG": str(log)}
+def cmake_defines(cache: CompilerCache | None) -> dict[str, str]:
+    """The launchers of a CMake tree; with the cache off, explicitly none (a tree
+    configured before keeps its cached launcher otherwise, and cmake/ccache.cmake would
+    look for one on PATH)."""
+    joined = ";".join(cache.launcher()) if cache else ""
+    return {
+        "CMAKE_CXX_COMPILER_LAUNCHER": joined,
+        "CMAKE_CUDA_COMPILER_LAUNCHER": joined,
+        "INFERCORE_CCACHE": "ON" if cache else "OFF",
+    }
 
-    def summary(self, tree: Path) -> stats.Summary:
-        return stats.read(tree / STATS_LOG, remote=self.settings.remote_display)
+
+def build_env(cache: CompilerCache | None, tree: Path) -> dict[str, str]:
+    """The environment of one build in `tree`: its counters go to the tree's stats
+    log, emptied first, so that its summary is this build's alone."""
+    if cache is None:
+        return {}
+    log = tree / STATS_LOG
+    tree.mkdir(parents=True, exist_ok=True)
+    log.write_text("")
+    return {"CCACHE_STATSLOG": str(log)}
+
+
+def summary(cache: CompilerCache | None, tree: Path) -> stats.Summary:
+    if cache is None:
+        return stats.Summary()
+    return stats.read(tree / STATS_LOG, remote=cache.settings.remote_display)
 
 
 def prepare(

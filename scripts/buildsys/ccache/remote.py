@@ -11,7 +11,7 @@ import socket
 from urllib.parse import urlsplit
 
 
-def _resp(*words: str) -> bytes:
+def resp(*words: str) -> bytes:
     """A Redis command in RESP, the protocol's own framing."""
     out = f"*{len(words)}\r\n"
     for w in words:
@@ -23,10 +23,10 @@ def _redis(host: str, port: int, user: str | None, password: str | None, timeout
     with socket.create_connection((host, port), timeout=timeout) as sock:
         sock.settimeout(timeout)
         if password is not None:
-            sock.sendall(_resp("AUTH", *([user] if user else []), password))
+            sock.sendall(resp("AUTH", *([user] if user else []), password))
             if not sock.recv(256).startswith(b"+OK"):
                 return "refused the password in the URL"
-        sock.sendall(_resp("PING"))
+        sock.sendall(resp("PING"))
         reply = sock.recv(256)
     if reply.startswith(b"+PONG"):
         return ""

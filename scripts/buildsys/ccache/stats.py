@@ -88,3 +88,12 @@ def report(label: str, s: Summary) -> None:
             "check that the server is up (nox -s doctor)",
             style="yellow",
         )
+
+
+def total(summaries: list[Summary]) -> Summary:
+    """Several builds' (or build trees') counters as one."""
+    keys = ("compiles", "hits", "remote_hits", "misses", "uncacheable", "remote_faults")
+    return Summary(
+        **{k: sum(getattr(s, k) for s in summaries) for k in keys},
+        remote=next((s.remote for s in summaries if s.remote), ""),
+    )

@@ -23,7 +23,7 @@ import hashlib
 import json
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,7 @@ class Cell:
     gpu: bool = False
     target: str | None = None
     group: str | None = None  # kernels-GROUP's arch group
+    shard: str | None = None  # "I/N": a shard cell, compiling into the ccache remote only
     release_cell: str | None = None
     pythons: list[str] = field(default_factory=list)  # a release cell's wheels
 
@@ -219,6 +220,33 @@ def build_cells(
     return cells
 
 
+def shard_cells(matrix: BuildMatrix, build: Iterable[Cell]) -> list[Cell]:
+    """The shard cells of ci.yml's `shards` job, which runs before `build`: for each
+    kernels-GROUP cell, [ci.sessions.kernels] shards cells of `--shard I/N`. They fill
+    the ccache remote; the group's own cell then builds from it (docs/CACHE.md)."""
+    settings = matrix.ci.sessions.get(KERNELS)
+    count = settings.shards if settings else 1
+    if count < 2:
+        return []
+    out = []
+    for cell in build:
+        if cell.group is None:
+            continue
+        for i in range(1, count + 1):
+            args = f"{cell.args} --shard {i}/{count}".strip()
+            name = f"{cell.name}-shard{i}of{count}"
+            out.append(
+                replace(
+                    cell,
+                    name=name,
+                    args=args,
+                    shard=f"{i}/{count}",
+                    cache_key=f"ci-{name}-{_digest([cell.cache_key, args])[:16]}",
+                )
+            )
+    return out
+
+
 def release_cells(
     matrix: BuildMatrix,
     sessions: Iterable[NoxSession],
@@ -282,8 +310,9 @@ def make(
     sessions: Iterable[NoxSession] | None = None,
     locked: Mapping[str, imagelock.Entry] | None = None,
 ) -> dict[str, Any]:
-    """{"build": {"include": cells}, "release": {...}, "images": {...}}: the three
-    workflows' matrices, each in the form `strategy.matrix` takes."""
+    """{"build": {"include": cells}, "shards": {...}, "release": {...}, "images": {...}}:
+    the workflows' matrices, each in the form `strategy.matrix` takes (ci.yml runs
+    "shards" before "build")."""
     sessions = list(nox_sessions(root) if sessions is None else sessions)
     locked = imagelock.read(root) if locked is None else locked
     files = file_digests(root)
@@ -291,6 +320,7 @@ def make(
     release = release_cells(matrix, sessions, locked, files)
     return {
         "build": {"include": [asdict(c) for c in build]},
+        "shards": {"include": [asdict(c) for c in shard_cells(matrix, build)]},
         "release": {"include": [asdict(c) for c in release]},
         "images": {"include": [asdict(j) for j in image_jobs(matrix, [*build, *release], locked)]},
     }

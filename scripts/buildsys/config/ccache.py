@@ -11,13 +11,9 @@ from typing import Annotated
 
 from pydantic import Field, StrictBool, StrictInt
 
-from .values import Model, pattern
+from .values import CCACHE_REMOTE as REMOTE
+from .values import SIZE, Model, pattern
 
-# ccache's remote storage URL: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or
-# http(s)://HOST[:PORT]/PATH, optionally followed by ccache's |attribute=value options
-# (e.g. "|connect-timeout=200"). A space would start a second backend: one is enough.
-REMOTE = r"^((redis|http|https)://[^\s|]+(\|[a-z][a-z-]*=[^\s|]*)*)?$"
-SIZE = r"^[0-9]+(\.[0-9]+)?[KMGT]i?$"
 RemoteUrl = pattern(REMOTE)
 Size = pattern(SIZE)
 Millis = Annotated[StrictInt, Field(ge=1, le=600_000)]

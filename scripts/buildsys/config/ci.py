@@ -42,6 +42,12 @@ class CiSession(Model):
         description="runner labels of its cells (default: [ci] runs-on, or gpu-runs-on for "
         'sessions tagged "gpu")',
     )
+    shards: Annotated[StrictInt, Field(ge=1, le=64)] = Field(
+        1,
+        description="kernels only: first compile each group's TUs in this many shard cells "
+        "(`--shard I/N`) into the shared ccache remote, then build the group from it; 1: no "
+        "shards",
+    )
 
 
 class Ci(Model):
@@ -83,6 +89,16 @@ def ci_problems(ci: Ci, targets: Any) -> list[dict[str, Any]]:
     noxfile's, checked when the matrix is computed)."""
     problems = []
     for name, session in ci.sessions.items():
+        if session.shards > 1 and name != "kernels":
+            problems.append(
+                check(
+                    ("ci", "sessions", name, "shards"),
+                    "only the kernels sessions compile in shards",
+                    found=session.shards,
+                    allowed="1 (or [ci.sessions.kernels] shards)",
+                    fix="remove shards here",
+                )
+            )
         for target in session.targets:
             if target not in targets:
                 hint = did_you_mean(target, targets)

@@ -41,8 +41,16 @@ CROSS_PREFIX = r"^[A-Za-z0-9_./+-]+$"
 REL_PATH = r"^[A-Za-z0-9._+-]+(/[A-Za-z0-9._+-]+)*$"
 REL_PATH_OR_EMPTY = r"^([A-Za-z0-9._+-]+(/[A-Za-z0-9._+-]+)*)?$"
 TOOLCHAIN = r"^cuda-[0-9]+\.[0-9]+$"
+# ccache's remote storage: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or
+# http(s)://HOST[:PORT]/PATH, optionally with ccache's |attribute=value options; one
+# backend (a space would start a second).
+CCACHE_REMOTE = r"^((redis|http|https)://[^\s|]+(\|[a-z][a-z-]*=[^\s|]*)*)?$"
+SIZE = r"^[0-9]+(\.[0-9]+)?[KMGT]i?$"
 
 PATTERN_HELP = {
+    CCACHE_REMOTE: 'a ccache remote storage URL like "redis://HOST:PORT" or '
+    '"http://HOST:PORT/PATH" (optionally with |attribute=value options), or "" for none',
+    SIZE: 'a size like "20G", "500M" or "1.5Ti"',
     SAFE_NAME: "one safe path component: 1-128 of A-Z a-z 0-9 . _ + -, starting with a "
     "letter or digit, without '..'",
     VERSION: 'a version like "13.0" or "2.28"',

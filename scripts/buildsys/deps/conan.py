@@ -759,6 +759,11 @@ def install(
         out = c.output_dir(target)
         args = ["install", c.paths.root, *_profile_args(profiles, target), f"--lockfile={lockfile}"]
         args += ["--build=missing", f"--output-folder={out}", "--format=json"]
+        # The packages copied to a fixed place under the output folder, which the
+        # generators then point at: Conan's own package folders carry a random name per
+        # build (p/b/glog684ebc4fdc571), so two checkouts would compile with different
+        # include paths and never share a ccache entry.
+        args += ["--deployer=full_deploy", f"--deployer-folder={out / 'deploy'}"]
         args += ["-c", f"tools.build:jobs={jobs or os.cpu_count() or 1}"]
         try:
             installed = json.loads(

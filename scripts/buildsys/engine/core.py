@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import ccache
 from ..config import BuildMatrix, SourcesLock, Target
 from ..cuda import archs
 from ..deps import conan
@@ -31,6 +32,8 @@ class CoreBuild:
     conan_defines: dict[str, str]  # Conan's toolchain (glog, pybind11): the wheels use it too
     kernels: tuple[kernels.KernelBuild, ...] = ()
     deps: conan.Deps | None = None  # what Conan resolved (the wheels' SBOM lists it)
+    # The launcher the core compiled with; the wheels' bindings compile with it too.
+    compiler_cache: ccache.CompilerCache | None = None
 
 
 def cmake_defines(paths: Paths, target: Target, *, nvcc: Path | None) -> dict[str, str]:
@@ -134,7 +137,9 @@ def build_core(
     )
     build_dir = paths.tree("core", target.name)
     prefix = paths.tree("core-install", target.name)
+    cache = ccache.prepare(paths, matrix, lock)
     defines = cmake_defines(paths, target, nvcc=nvcc) | kernel_defines(built)
+    defines |= ccache.cmake_defines(cache)
     defines["CMAKE_INSTALL_PREFIX"] = str(prefix)
     log = log_dir / f"core-{target.name}.log"
     configure = ["cmake", "-S", paths.root, "-B", build_dir, "-G", "Ninja", *deps.cmake_args]
@@ -150,8 +155,9 @@ def build_core(
             ["cmake", "--build", build_dir, "--parallel", str(jobs)],
             what="compiling the core",
             log=log,
-            env=env,
+            env={**env, **ccache.build_env(cache, build_dir)},
         )
+        ccache.report("core", ccache.summary(cache, build_dir))
         runner.call(
             ["cmake", "--install", build_dir], what="installing the core", log=log, echo=False
         )
@@ -163,4 +169,5 @@ def build_core(
         conan_defines=deps.cmake_defines,
         kernels=tuple(built),
         deps=deps,
+        compiler_cache=cache,
     )

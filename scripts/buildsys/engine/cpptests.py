@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from .. import ccache
 from ..config import BuildMatrix, SourcesLock, Target
 from ..cuda.toolchain import Compiler
 from ..deps import conan
@@ -56,7 +57,8 @@ def run(
 
     build_dir = paths.tree("cpp-tests", target.name)
     log = paths.logs / f"cpp-tests-{target.name}.log"
-    defines = core.cmake_defines(paths, target, nvcc=nvcc)
+    cache = ccache.prepare(paths, matrix, lock, offline=offline)
+    defines = core.cmake_defines(paths, target, nvcc=nvcc) | ccache.cmake_defines(cache)
     defines["INFERCORE_BUILD_TESTS"] = "ON"
     if nvcc is not None:
         built = core.build_kernels(paths, matrix, lock, target, nvcc=nvcc, jobs=jobs, profile=None)
@@ -74,7 +76,9 @@ def run(
             ["cmake", "--build", build_dir, "--parallel", str(jobs)],
             what="building the C++ tests",
             log=log,
+            env=ccache.build_env(cache, build_dir),
         )
+        ccache.report("tests", ccache.summary(cache, build_dir))
         runner.debug_pause("cpp-tests-built")  # the container interrupt test's moment
         # ctest's own output is the result: kept in the log, its summary shown.
         cmd = ["ctest", "--test-dir", build_dir, "--output-on-failure", "--timeout", "300"]

@@ -5,7 +5,8 @@ Every group of a kernel profile is configured in one CMake tree
 sm80 and sm90) compiles all their translation units in one ninja and one memory-sized
 pool instead of one group after the other. Resolve (groups, profile, CUDA) against
 build-matrix.toml, fetch the pinned sources, size the pool to the memory budget,
-compile with ccache (when installed) behind a launcher that records every TU's cost,
+compile through the pinned ccache (buildsys.ccache) behind a launcher that records
+every TU's cost,
 install each group's library into its own prefix, verify it (SASS/PTX per arch,
 wgmma, symbols) and print the build report with the schedule's efficiency.
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from .. import ccache
 from ..config import BuildMatrix, SourcesLock
 from ..cuda.toolchain import Compiler
 from ..errors import ConfigError, ToolMissing
@@ -32,6 +33,7 @@ from ..sources import cache as sources
 from ..util import cmake, console, runner
 from ..util.fs import atomic_write, locked, sha256_file
 from ..util.paths import Paths
+from . import shard as sharding
 from . import verify as kernelverify
 from .profile import KernelPlan, plan
 
@@ -157,25 +159,14 @@ def cmake_inputs(
     return defines
 
 
-def launcher(report: Path) -> list[str]:
-    """Every compile goes through the TU monitor (time, memory, cache verdict), then
-    ccache when it is installed. The monitor runs by its own shebang (standard library
-    only), not by this venv's Python: the compile commands, and so ninja's view of what
-    is up to date, must not depend on which nox session configured the build."""
+def launcher(report: Path, cache: ccache.CompilerCache | None) -> list[str]:
+    """Every compile goes through the TU monitor (time, memory, cache verdicts), then
+    the pinned ccache unless it is turned off. The monitor runs by its own shebang
+    (standard library only), not by this venv's Python: the compile commands, and so
+    ninja's view of what is up to date, must not depend on which nox session
+    configured the build."""
     out = [str(Path(__file__).with_name("tu_monitor.py")), str(report)]
-    if ccache := shutil.which("ccache"):
-        out.append(ccache)
-    return out
-
-
-def build_env(paths: Paths) -> dict[str, str]:
-    return {
-        # The compiler check runs the compiler: a toolkit reinstalled in place
-        # (same path, same mtime) still invalidates the cache.
-        "CCACHE_COMPILERCHECK": "%compiler% --version",
-        "CCACHE_NOHASHDIR": "1",
-        "CCACHE_BASEDIR": str(paths.root),
-    }
+    return out + (cache.launcher() if cache else [])
 
 
 def source_dirs(paths: Paths, lock: SourcesLock, *, offline: bool = False) -> dict[str, Path]:
@@ -216,8 +207,11 @@ def build(
     nvcc: Path,
     jobs: int | None = None,
     offline: bool = False,
+    shard: sharding.Shard | None = None,
 ) -> list[KernelBuild]:
-    """Build the libraries of `plans` (one profile, one CUDA version) in one pool."""
+    """Build the libraries of `plans` (one profile, one CUDA version) in one pool.
+    With `shard`, compile only that share of their TUs into the compiler cache and
+    stop (no library: the unsharded build makes it, from the cache)."""
     start = time.monotonic()
     profile = plans[0].profile.name
     root = paths.tree("kernels", profile)
@@ -241,6 +235,7 @@ def build(
         + f"; CUDA {plans[0].cuda}; pools {pools} for {budget:.0f} GiB, {cpus} CPUs",
     )
     srcs = source_dirs(paths, lock, offline=offline)
+    cache = ccache.prepare(paths, matrix, lock, offline=offline)
     records_file = tree / "tu-report.jsonl"
     defines = cmake_inputs(
         configured,
@@ -248,7 +243,7 @@ def build(
         srcs=srcs,
         pools=pools,
         report=records_file,
-        launcher=launcher(records_file),
+        launcher=launcher(records_file, cache),
     )
     configure = [
         "cmake",
@@ -274,10 +269,12 @@ def build(
             tree,
             what=f"configuring the {profile} kernels (cmake)",
             log=log,
-            env=build_env(paths),
             fresh_cache=False,
         )
         records_file.unlink(missing_ok=True)
+        if shard is not None:
+            _compile_shard(tree, builds, shard, cache, cpus=cpus, label=label, log=log)
+            return []
         compile_start = time.monotonic()
         for b in builds:  # a library that is rebuilt is unverified until verified again
             b.library.unlink(missing_ok=True)
@@ -286,10 +283,11 @@ def build(
             ["cmake", "--build", tree, "--parallel", str(cpus), *targets],
             what=f"compiling the {label} kernels",
             log=log,
-            env={**build_env(paths), "NINJA_STATUS": "[%f/%t %es] "},
+            env={**ccache.build_env(cache, tree), "NINJA_STATUS": "[%f/%t %es] "},
             on_line=_Progress(label),
         )
         compile_s = time.monotonic() - compile_start
+        ccache.report(label, ccache.summary(cache, tree))
         for b in builds:
             runner.call(
                 [
@@ -313,6 +311,61 @@ def build(
         fig = schedule_report(records, wall_s=compile_s, cpus=cpus, label=label)
         atomic_write(root / f"schedule-{label}.json", json.dumps(fig, indent=2) + "\n")
     return builds
+
+
+def _compile_shard(
+    tree: Path,
+    builds: list[KernelBuild],
+    shard: sharding.Shard,
+    cache: ccache.CompilerCache | None,
+    *,
+    cpus: int,
+    label: str,
+    log: Path,
+) -> None:
+    """Compile this shard's TUs of the groups (their objects, no archive) and say what
+    went where."""
+    start = time.monotonic()
+    groups = [b.plan.group.name for b in builds]
+    objects = {sharding.key(o): o for o in sharding.compile_outputs(tree) if _group_of(o, groups)}
+    times = sharding.measured_times(b.report_file for b in builds)
+    parts = sharding.partition(list(objects), times, shard.count)
+    mine = parts[shard.index - 1]
+    basis = f"balanced by {len(times)} measured TU time(s)" if times else "split by count"
+    console.say(
+        label,
+        f"shard {shard}: {len(mine)} of {len(objects)} TU(s), {basis} "
+        f"(partition {sharding.fingerprint(parts)}: every shard must print the same)",
+    )
+    if cache is None:
+        raise ConfigError(
+            f"--shard {shard} with the compiler cache turned off would compile for nothing",
+            fix="unset INFERCORE_CCACHE=off (or set [ccache] enabled = true)",
+        )
+    if not cache.settings.remote:
+        console.say(
+            label,
+            "warning: no ccache remote storage is configured, so this shard's objects "
+            "stay in this machine's cache (set INFERCORE_CCACHE_REMOTE or [ccache] "
+            "remote-storage to share them with the other shards' machines)",
+            style="yellow",
+        )
+    if mine:
+        runner.call(
+            ["cmake", "--build", tree, "--parallel", str(cpus)]
+            + [a for k in mine for a in ("--target", objects[k])],
+            what=f"compiling shard {shard} of the {label} kernels",
+            log=log,
+            env={**ccache.build_env(cache, tree), "NINJA_STATUS": "[%f/%t %es] "},
+            on_line=_Progress(label),
+        )
+    ccache.report(label, ccache.summary(cache, tree))
+    console.say(
+        label,
+        f"shard {shard} done in {time.monotonic() - start:.1f}s: {len(mine)} TU(s) in the "
+        "cache; the unsharded build links the libraries",
+        style="green",
+    )
 
 
 def _records(path: Path) -> list[dict]:
@@ -484,6 +537,7 @@ def run(
     jobs: int | None,
     offline: bool,
     compiler: Compiler | None = None,
+    shard: sharding.Shard | None = None,
 ) -> list[KernelBuild]:
     """`nox -s kernels-<group>`: defaults from the CUDA target `nox -s wheels` would build."""
     cuda_target = matrix.default_target(cuda_available=True)
@@ -492,4 +546,4 @@ def run(
     profile = profile or cuda_target.kernel_profile or "ci"
     plans = plans_for(matrix, groups, profile=profile, cuda=cuda)  # checked before any tool
     nvcc = require_nvcc(f"kernels-{'+'.join(groups)}", cuda, compiler)
-    return build(paths, matrix, lock, plans, nvcc=nvcc, jobs=jobs, offline=offline)
+    return build(paths, matrix, lock, plans, nvcc=nvcc, jobs=jobs, offline=offline, shard=shard)

@@ -6,8 +6,10 @@ CMake runs it as CMAKE_<LANG>_COMPILER_LAUNCHER, by its shebang:
 It runs the rest of the command line unchanged and appends one JSON line: the
 object, wall time, peak resident memory of the biggest process in the compile
 (cicc and ptxas included: RUSAGE_CHILDREN covers waited-for descendants), and
-ccache's verdict from its per-invocation stats log. Standard library only: it
-starts once per TU, before any virtualenv is guaranteed.
+ccache's verdicts (local and remote) from its per-invocation stats log, which it
+then appends to the build's own stats log ($CCACHE_STATSLOG, buildsys.ccache) so
+that the build's summary counts the kernels too. Standard library only: it starts
+once per TU, before any virtualenv is guaranteed.
 """
 
 from __future__ import annotations
@@ -28,12 +30,15 @@ def _object(argv: list[str]) -> str:
     return "?"
 
 
-def _cache_verdict(stats_log: str) -> str:
+def _read(stats_log: str) -> str:
     try:
         with open(stats_log) as f:
-            counters = {line.strip() for line in f if line.strip() and not line.startswith("#")}
+            return f.read()
     except OSError:
-        return "uncached"
+        return ""
+
+
+def _cache_verdict(counters: set[str]) -> str:
     if {"direct_cache_hit", "preprocessed_cache_hit"} & counters:
         return "hit"
     if "cache_miss" in counters:
@@ -41,8 +46,19 @@ def _cache_verdict(stats_log: str) -> str:
     return "uncached"  # ccache declined (e.g. an unsupported option) or is not in use
 
 
+def _remote_verdict(counters: set[str]) -> str:
+    if {"remote_storage_error", "remote_storage_timeout"} & counters:
+        return "error"
+    if "remote_storage_hit" in counters:
+        return "hit"
+    if "remote_storage_miss" in counters:
+        return "miss"
+    return ""  # no remote configured, or a local hit that never asked it
+
+
 def main(argv: list[str]) -> int:
     report, command = argv[0], argv[1:]
+    build_log = os.environ.get("CCACHE_STATSLOG")
     fd, stats_log = tempfile.mkstemp(prefix="ccache-stats-", suffix=".log")
     os.close(fd)
     start = time.monotonic()
@@ -50,13 +66,19 @@ def main(argv: list[str]) -> int:
         rc = subprocess.call(command, env={**os.environ, "CCACHE_STATSLOG": stats_log})
         wall = time.monotonic() - start
         peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        text = _read(stats_log)
+        counters = {line.strip() for line in text.splitlines() if line and line[0] != "#"}
         record = {
             "object": _object(command),
             "wall_s": round(wall, 2),
             "peak_mib": round(peak_kib / 1024, 1),
-            "cache": _cache_verdict(stats_log),
+            "cache": _cache_verdict(counters),
+            "remote": _remote_verdict(counters),
             "rc": rc,
         }
+        if build_log and text:
+            with open(build_log, "a") as f:
+                f.write(text)
     finally:
         os.unlink(stats_log)
     # One short write per line in append mode: parallel compiles do not interleave.

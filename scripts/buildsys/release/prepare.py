@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from .. import ccache
 from ..config import BuildMatrix, SourcesLock
 from ..cuda.toolchain import Compiler
 from ..engine.core import build_core
@@ -77,6 +78,7 @@ def run(
         "INFERCORE_CORE_PREFIX": str(core.prefix),
         "INFERCORE_SBOM_DIR": str(sbom_dir),
         **core.conan_defines,
+        **ccache.cmake_defines(core.compiler_cache),
     }
     cache = paths.build / cibw.CORE_CACHE
     atomic_write(cache, init_cache(settings))

@@ -6,6 +6,7 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
+from .. import ccache
 from ..engine.core import CoreBuild
 from ..errors import BuildError
 from ..host.interpreters import Interpreter
@@ -86,6 +87,10 @@ def build_wheel(
         "cmake.define.INFERCORE_CORE_PREFIX": str(core.prefix),
         # glog (the core's) and pybind11 from Conan, not from the host or the build env.
         **{f"cmake.define.{key}": value for key, value in core.conan_defines.items()},
+        **{
+            f"cmake.define.{key}": value
+            for key, value in ccache.cmake_defines(core.compiler_cache).items()
+        },
     }
     sbom_file = build_dir / SBOM_FILENAME
     if sbom is not None:
@@ -110,10 +115,15 @@ def build_wheel(
             [*cmd, paths.root],
             log=log,
             cwd=paths.root,
-            env={**env, "CMAKE_BUILD_PARALLEL_LEVEL": str(jobs)},
+            env={
+                **env,
+                **ccache.build_env(core.compiler_cache, build_dir),
+                "CMAKE_BUILD_PARALLEL_LEVEL": str(jobs),
+            },
             what=f"building the {interp.tag} wheel",
         )
         stamp.record(settings)
+        ccache.report(interp.tag, ccache.summary(core.compiler_cache, build_dir))
     wheels = sorted(out_dir.glob("*.whl"))
     if len(wheels) != 1:
         raise BuildError(
