@@ -36,7 +36,7 @@ from .result import VERDICTS, Result, Verdict
 
 __all__ = ["CHECKS", "Context", "Report", "Result", "Verdict", "main", "run"]
 
-Check = Callable[[Context], "Result | list[Result]"]
+Check = Callable[[Context], Result | list[Result]]
 # In the order of the table: what a build needs first, first.
 CHECKS: tuple[tuple[str, Check], ...] = (
     ("engine", engine.engine),
