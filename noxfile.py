@@ -222,9 +222,10 @@ def bench(session: nox.Session) -> None:
 
     Wheel and kernel build times (with the kernel schedule's efficiency), CPU-op
     throughput, image builds with the per-session container overhead, cibuildwheel
-    against the host pipeline, and the shared compiler cache from a second checkout
-    (`-- wheels kernels cpu-ops containers release cache`; containers and release need
-    an engine and the images, cache a redis-server: none is in the default set).
+    against the host pipeline, the shared compiler cache from a second checkout, and the
+    doctor's run time (`-- wheels kernels cpu-ops containers release cache doctor`;
+    containers and release need an engine and the images, cache a redis-server: none of
+    them is in the default set, nor doctor).
     """
     session.install(*BUILDSYS, *KERNEL_TOOLS, *TEST, *RELEASE)
     what = session.posargs or ["wheels", "kernels", "cpu-ops"]
@@ -243,6 +244,8 @@ def bench(session: nox.Session) -> None:
         _buildsys(session, "bench", "release")
     if "cache" in what:
         _buildsys(session, "bench", "cache", "--groups", "sm90")
+    if "doctor" in what:
+        _buildsys(session, "bench", "doctor")
 
 
 @nox.session
@@ -319,6 +322,31 @@ def cpp_tests(session: nox.Session) -> None:
         return
     session.install(*BUILDSYS, *CONAN)
     _buildsys(session, "cpp-tests", *args)
+
+
+# venv_backend="none": the checks need only what nox's own environment has (pydantic,
+# rich, filelock), and a session venv with the buildsys group would cost more than the
+# checks themselves (the "< 5 s" of docs/BENCHMARKS.md).
+@nox.session(venv_backend="none")
+def doctor(session: nox.Session) -> None:
+    """Check, before a long build, everything that would make it fail late.
+
+    Container engine and images (against docker/images.lock), nvcc against the target's
+    archs and kernel profile, the GPU driver, glibc and gcc per release cell, free memory
+    and disk, the Pythons, the pinned sources and the ccache binary and remote: a verdict
+    and a fix per row, non-zero exit when the build cannot succeed (`-- --target NAME`,
+    `--profile NAME`, `--toolchain pinned`, `--network`, `--offline`, `--json`).
+    """
+    session.run(
+        sys.executable,
+        "-m",
+        "buildsys",
+        "doctor",
+        *session.posargs,
+        env=BUILDSYS_ENV,
+        external=True,
+        silent=False,
+    )
 
 
 @nox.session(name="ci-matrix", venv_backend="none")

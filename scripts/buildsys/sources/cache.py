@@ -15,6 +15,7 @@ import os
 import shutil
 import tarfile
 import time
+import urllib.error
 import urllib.request
 import zipfile
 import zlib
@@ -37,11 +38,26 @@ from ..util.fs import (
 from ..util.paths import Paths
 
 
+def _request(url: str, method: str = "GET") -> urllib.request.Request:
+    return urllib.request.Request(url, headers={"User-Agent": "infercore-buildsys"}, method=method)
+
+
+def reachable(url: str, *, timeout: float = 10.0) -> str:
+    """What a HEAD request for `url` ran into, in words; "" when it succeeded (redirects
+    followed). `doctor --network` asks this of each source the cache lacks."""
+    try:
+        with urllib.request.urlopen(_request(url, "HEAD"), timeout=timeout):
+            return ""
+    except urllib.error.HTTPError as err:
+        return f"HTTP {err.code} {err.reason}"
+    except (OSError, ValueError) as err:
+        return str(getattr(err, "reason", err))
+
+
 def _download(url: str, dest: Path, label: str) -> str:
     """Stream url into dest, return its sha256."""
     digest = hashlib.sha256()
-    request = urllib.request.Request(url, headers={"User-Agent": "infercore-buildsys"})
-    with urllib.request.urlopen(request, timeout=60) as response, dest.open("wb") as out:
+    with urllib.request.urlopen(_request(url), timeout=60) as response, dest.open("wb") as out:
         total = int(response.headers.get("Content-Length") or 0)
         done, last_report = 0, 0
         while chunk := response.read(CHUNK):
@@ -217,6 +233,21 @@ def missing_offline(paths: Paths, sources: list[Source], mirrors: list[Path]) ->
     ]
 
 
+def offline_error(paths: Paths, missing: list[Source]) -> SourceError:
+    """What an offline run says of the sources missing_offline found."""
+    listing = "\n    ".join(
+        f"{s.name} {s.version}: {s.filename} (sha256 {s.sha256}) from {s.urls[0]}" for s in missing
+    )
+    return SourceError(
+        f"offline, and {len(missing)} pinned source(s) are neither in the "
+        f"cache ({paths.source_cache}) nor in a mirror",
+        why="\n    " + listing,
+        fix="run `nox -s sources` where the network is reachable, or pass "
+        "--mirror DIR holding these files (see `nox -s sources -- "
+        "--fill-mirror DIR`)",
+    )
+
+
 def fetch_all(
     paths: Paths,
     lock: SourcesLock,
@@ -230,18 +261,7 @@ def fetch_all(
     check_mirrors(mirrors)
     wanted = _select(lock, names)
     if offline and (missing := missing_offline(paths, wanted, mirrors)):
-        listing = "\n    ".join(
-            f"{s.name} {s.version}: {s.filename} (sha256 {s.sha256}) from {s.urls[0]}"
-            for s in missing
-        )
-        raise SourceError(
-            f"offline, and {len(missing)} pinned source(s) are neither in the "
-            f"cache ({paths.source_cache}) nor in a mirror",
-            why="\n    " + listing,
-            fix="run `nox -s sources` where the network is reachable, or pass "
-            "--mirror DIR holding these files (see `nox -s sources -- "
-            "--fill-mirror DIR`)",
-        )
+        raise offline_error(paths, missing)
     return {
         s.name: fetch(paths, s, offline=offline, mirrors=mirrors, verify=verify) for s in wanted
     }
