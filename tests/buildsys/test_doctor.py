@@ -308,7 +308,11 @@ def _usable_image() -> tuple[str, imagelock.Entry] | None:
 
 
 @pytest.mark.skipif(_usable_image() is None, reason="needs an engine holding a locked image")
-def test_an_image_whose_id_differs_from_the_lock_fails(capsys, tmp_path):
+def test_an_image_whose_id_differs_from_the_lock_fails(capsys, tmp_path, monkeypatch):
+    # The images are checked in the default mode, whatever the caller's (.ci/run sets
+    # INFERCORE_CONTAINER=never, which skips them).
+    monkeypatch.delenv("INFERCORE_CONTAINER", raising=False)
+    monkeypatch.delenv("INFERCORE_IN_CONTAINER", raising=False)
     name, entry = _usable_image()
     text = imagelock.render({name: entry})
     tampered = text.replace(entry.id, "sha256:" + "0" * 64)
