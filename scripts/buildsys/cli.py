@@ -244,8 +244,10 @@ def parser() -> Parser:
         description="Compile the kernel profile's translation units of the arch groups "
         "([kernel-archs] in build-matrix.toml) in one memory-sized pool into "
         "lib/libinfercore_kernels_GROUP.a under build/kernels/PROFILE/GROUP/install, verify "
-        "each (SASS per arch, PTX, wgmma, symbols) and print the per-TU build report and the "
-        "schedule's efficiency. The CUDA wheels link the result.",
+        "each (SASS per arch, PTX, wgmma, FA4 fatbins, symbols) and print the per-TU build "
+        "report and the schedule's efficiency. FA4 variants are exported with the CuTe DSL "
+        "tool environment, created on first use from scripts/buildsys/kernels/"
+        "cute-dsl.lock.txt. The CUDA wheels link the result.",
     )
     kern.add_argument(
         "groups",
@@ -270,6 +272,12 @@ def parser() -> Parser:
     _jobs(kern, "CPU jobs")
     kern.add_argument(
         "--offline", action="store_true", help="use only the sources cache, never the network"
+    )
+    kern.add_argument(
+        "--update-dsl-lock",
+        action="store_true",
+        help="re-create scripts/buildsys/kernels/cute-dsl.lock.txt (hashes of pyproject.toml's "
+        "cute-dsl group, for the FA4 exporter) and build nothing",
     )
     _toolchain(kern)
 
@@ -597,6 +605,10 @@ def dispatch(args: argparse.Namespace, paths: Paths) -> None:
         if args.fill_mirror is not None:
             written = cache.fill_mirror(paths, lock, args.fill_mirror, names)
             console.say("mirror", f"{args.fill_mirror}: {len(written)} files and SHA256SUMS")
+    elif args.command == "kernels" and args.update_dsl_lock:
+        from .kernels import dsl_env
+
+        dsl_env.update_lock(paths)
     elif args.command == "kernels":
         from .kernels import build
 
