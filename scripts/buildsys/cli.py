@@ -274,6 +274,13 @@ def parser() -> Parser:
         "--offline", action="store_true", help="use only the sources cache, never the network"
     )
     kern.add_argument(
+        "--fa4-exports-only",
+        action="store_true",
+        help="export the groups' FA4 variants into the export cache (INFERCORE_EXPORT_CACHE) "
+        "and compile nothing else: the cache is what a machine without the network needs "
+        "to build the FA4 part of the libraries",
+    )
+    kern.add_argument(
         "--update-dsl-lock",
         action="store_true",
         help="re-create scripts/buildsys/kernels/cute-dsl.lock.txt (hashes of pyproject.toml's "
@@ -609,6 +616,27 @@ def dispatch(args: argparse.Namespace, paths: Paths) -> None:
         from .kernels import dsl_env
 
         dsl_env.update_lock(paths)
+    elif args.command == "kernels" and args.fa4_exports_only:
+        from .host import memory
+        from .kernels import build, fa4
+
+        target = matrix.default_target(cuda_available=True)
+        plans = build.plans_for(
+            matrix,
+            args.groups or list(target.kernel_archs),
+            profile=args.profile or target.kernel_profile or "ci",
+            cuda=args.cuda or str(target.cuda),
+        )
+        pools = build.job_pools(
+            [fa4.FAMILY],
+            memory_gib=dict(matrix.kernel_memory),
+            budget_gib=memory.budget_gib(),
+            cpus=args.jobs or memory.cpus(),
+        )
+        where = fa4.fill_cache(paths, lock, plans, jobs=pools["heavy"], offline=args.offline)
+        console.say(
+            "fa4", f"every FA4 export of {', '.join(p.group.name for p in plans)} is in {where}"
+        )
     elif args.command == "kernels":
         from .kernels import build
 

@@ -148,3 +148,53 @@ def cmake_inputs(inputs: Fa4Inputs, plans: list[KernelPlan], *, report: Path) ->
 
 def is_object(member: str) -> bool:
     return member.startswith(OBJECT_PREFIX) and member.endswith(".o")
+
+
+def export_args(variant: Variant, inputs: Fa4Inputs, output: Path) -> list[str]:
+    """The exporter's command line for one variant (what CMake runs, without the monitor)."""
+    args = [str(EXPORTER), "--python", str(inputs.env.python), "--source", str(inputs.source)]
+    args += ["--fa4-sha256", inputs.fa4_sha256, "--env-sha256", inputs.env.sha256]
+    args += ["--cache", str(inputs.cache), "--arch", variant.arch, "--dtype", variant.dtype]
+    args += ["--headdim", str(variant.headdim), "--heads-ratio", str(variant.heads_ratio)]
+    args += ["--selection-sms", str(variant.selection_sms), "-o", str(output)]
+    return args + (["--causal"] if variant.causal else [])
+
+
+def fill_cache(
+    paths: Paths,
+    lock: SourcesLock,
+    plans: list[KernelPlan],
+    *,
+    jobs: int,
+    offline: bool,
+) -> list[dict]:
+    """Export every variant of `plans` the export cache lacks, `jobs` at a time, and
+    nothing else: the cache (a few MiB) is then all a machine without the network needs
+    to build the libraries' FA4 part (INFERCORE_EXPORT_CACHE). Each export runs behind the
+    TU monitor, as in a build; returns its records (time, peak memory, cache verdict)."""
+    import concurrent.futures
+    import json
+    import tempfile
+
+    from ..sources import cache as sources
+    from ..util import runner
+
+    src = sources.unpack(paths, lock[SOURCE], sources.fetch(paths, lock[SOURCE], offline=offline))
+    log = paths.logs / "fa4-exports.log"
+    inputs = prepare(paths, lock, plans, plans, srcs={SOURCE: src}, offline=offline, log=log)
+    missing = uncached(paths, plans, fa4_sha256=lock[SOURCE].sha256)
+    if inputs is None or not missing:
+        return []
+    with tempfile.TemporaryDirectory(prefix="infercore-fa4-") as tmp:
+        report = Path(tmp) / "tu-report.jsonl"
+
+        def one(v: Variant) -> None:
+            out = Path(tmp) / v.prefix / f"{v.prefix}.o"
+            monitored = [str(TU_MONITOR), str(report), *export_args(v, inputs, out)]
+            runner.call(monitored, what=f"exporting {v.prefix}", log=log, echo=False)
+            console.say(FAMILY, f"exported {v.prefix}")
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            for done in [pool.submit(one, v) for v in missing]:
+                done.result()
+        return [json.loads(line) for line in report.read_text().splitlines() if line]
