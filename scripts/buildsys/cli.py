@@ -633,10 +633,11 @@ def dispatch(args: argparse.Namespace, paths: Paths) -> None:
             budget_gib=memory.budget_gib(),
             cpus=args.jobs or memory.cpus(),
         )
-        where = fa4.fill_cache(paths, lock, plans, jobs=pools["heavy"], offline=args.offline)
-        console.say(
-            "fa4", f"every FA4 export of {', '.join(p.group.name for p in plans)} is in {where}"
-        )
+        records = fa4.fill_cache(paths, lock, plans, jobs=pools["heavy"], offline=args.offline)
+        for r in sorted(records, key=lambda r: -r["wall_s"]):
+            console.say("fa4", f"{Path(r['object']).name}: {r['wall_s']} s, {r['peak_mib']} MiB")
+        groups = ", ".join(p.group.name for p in plans)
+        console.say("fa4", f"every FA4 export of {groups} is in {paths.export_cache}")
     elif args.command == "kernels":
         from .kernels import build
 
