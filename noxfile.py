@@ -137,7 +137,7 @@ def _kernels_session(group: str, description: str) -> None:
     kernels.__doc__ = (
         f"The {group} fast-kernel library, built and verified.\n\n{description}; compiled in "
         "a memory-sized pool, with a per-TU report (`-- --profile release`, `--cuda 13.0`, "
-        "`--jobs N`, `--offline`, `--toolchain pinned`)."
+        "`--jobs N`, `--offline`, `--toolchain pinned`, `--fa4-exports-only`)."
     )
 
 

@@ -16,6 +16,15 @@
 #include "cutlass_sm90/gemm_sm90.h"
 #include "infercore_cutlass_sm90_kernels.h"
 #endif
+#ifdef INFERCORE_HAVE_FA4
+#include "infercore_fa4_kernels.h"
+// Each exported variant's entries (cmake/flash-attention-4.cmake: one generated TU each).
+#define X(P, NAME, HD, C, R, CC)                                                      \
+    extern "C" bool fa4supports_##P(const infercore::kernels::AttentionArgs&);        \
+    extern "C" cudaError_t fa4run_##P(const infercore::kernels::AttentionArgs&);
+INFERCORE_FA4_KERNELS(X)
+#undef X
+#endif
 
 #define INFERCORE_STR2(x) #x
 #define INFERCORE_STR(x) INFERCORE_STR2(x)
@@ -47,6 +56,13 @@ const AttentionKernel kAttention[] = {
     {"fmha-sm90", DType::NAME, HD, C, {INFERCORE_CUTLASS_SM90_CC_MIN, INFERCORE_CUTLASS_SM90_CC_MAX}, \
      &fmha_sm90_supports, &fmha_sm90_run<DType::NAME, HD, C>},
     INFERCORE_FMHA_SM90_KERNELS(X)
+#undef X
+#endif
+#ifdef INFERCORE_HAVE_FA4
+// Arch-specific code (sm_90a, sm_100a): each variant runs on its own compute capability.
+#define X(P, NAME, HD, C, R, CC) \
+    {"fa4", DType::NAME, HD, C, {CC, CC}, &fa4supports_##P, &fa4run_##P, false, R},
+    INFERCORE_FA4_KERNELS(X)
 #undef X
 #endif
     {nullptr, DType::bf16, 0, false, {0, 0}, nullptr, nullptr},  // keeps the array non-empty

@@ -127,6 +127,8 @@ py::list to_dicts(const std::vector<infercore::KernelInfo>& kernels, bool attent
       d["headdim"] = k.headdim;
       d["causal"] = k.causal;
       d["split_kv"] = k.split_kv;
+      // fa4 compiles the query-heads-per-KV-head ratio in; None: any ratio.
+      d["heads_ratio"] = k.heads_ratio > 0 ? py::object(py::int_(k.heads_ratio)) : py::none();
     }
     d["cc_min"] = k.cc_min;
     d["cc_max"] = k.cc_max;
@@ -149,8 +151,8 @@ py::dict build_info() {
   kernels["libraries"] = to_list(infercore::kernel_libraries());
   kernels["attention"] = to_dicts(infercore::attention_kernels(), true);
   kernels["gemm"] = to_dicts(infercore::gemm_kernels(), false);
-  // Named slots for what comes next (docs/KERNELS.md); empty until a family provides them.
-  kernels["planned"] = to_list({"fa3 (FlashAttention 3, Hopper)", "fa4 (FlashAttention 4, Blackwell)"});
+  // A named slot (docs/KERNELS.md): FA3's C++ sources are on no reachable registry.
+  kernels["planned"] = to_list({"fa3 (FlashAttention 3, Hopper)"});
   py::dict runtime;
   runtime["cuda_device_count"] = infercore::cuda_device_count();
   runtime["cpu_isa"] = infercore::cpu_isa();

@@ -108,12 +108,16 @@ def attention(
         out: where to write the result: contiguous, with q's shape, dtype and device.
             Default: a new array of q's type.
         backend: which kernel runs a CUDA call. "auto" (default) picks by GPU and by what
-            this build compiled (see :func:`attention_backend`): "fmha-sm90" (CUTLASS Hopper
-            FMHA) on sm_90, else "fa2" (FlashAttention-2) on sm_80 and newer, else the
-            "reference" kernel with a RuntimeWarning; on sm_90, shapes whose FMHA grid would
-            leave SMs idle (decode steps, small batches) run "fa2" when its split-KV kernels
-            are compiled. float32 always runs "reference".
-            Naming a backend forces it; "reference" is the slow, simple yardstick.
+            this build compiled (see :func:`attention_backend`): on sm_100 "fa4"
+            (FlashAttention-4), then "fa2"; on sm_90 "fmha-sm90" (CUTLASS Hopper FMHA) or
+            "fa4" as the dispatcher's per-shape Hopper rules say (fmha-sm90 until measured),
+            then "fa2" (FlashAttention-2, sm_80 and newer); else the "reference" kernel with
+            a RuntimeWarning. On sm_90, shapes whose FMHA grid would leave SMs idle (decode
+            steps, small batches) run "fa2" when its split-KV kernels are compiled. fa4 runs
+            only the head ratios (nheads / nheads_kv) it was compiled for
+            (build_info()["kernels"]); others take the next backend. float32 always runs
+            "reference". Naming a backend forces it; "reference" is the slow, simple
+            yardstick.
 
     Returns:
         `out`, or the new array, of q's shape. All tensors must be contiguous and on one
@@ -155,7 +159,7 @@ def attention_backend(
     `device` is an index, "cuda:N", or a torch.device. The shape defaults to a prefill
     that fills the GPU; pass a decode step's (seqlen_q=1, seqlen_k=cache length, batch)
     to see its choice: where the Hopper FMHA's grid would leave SMs idle and FA2 has
-    split-KV kernels, "fa2" runs. Returns "fmha-sm90", "fa2" or "reference"; raises
+    split-KV kernels, "fa2" runs. Returns "fa4", "fmha-sm90", "fa2" or "reference"; raises
     ValueError for a combination the build has no kernel for (the message lists what it
     has), RuntimeError without a CUDA device.
     """

@@ -244,8 +244,10 @@ def parser() -> Parser:
         description="Compile the kernel profile's translation units of the arch groups "
         "([kernel-archs] in build-matrix.toml) in one memory-sized pool into "
         "lib/libinfercore_kernels_GROUP.a under build/kernels/PROFILE/GROUP/install, verify "
-        "each (SASS per arch, PTX, wgmma, symbols) and print the per-TU build report and the "
-        "schedule's efficiency. The CUDA wheels link the result.",
+        "each (SASS per arch, PTX, wgmma, FA4 fatbins, symbols) and print the per-TU build "
+        "report and the schedule's efficiency. FA4 variants are exported with the CuTe DSL "
+        "tool environment, created on first use from scripts/buildsys/kernels/"
+        "cute-dsl.lock.txt. The CUDA wheels link the result.",
     )
     kern.add_argument(
         "groups",
@@ -278,6 +280,19 @@ def parser() -> Parser:
         help="compile only the I-th of N deterministic shares of the TUs into the compiler "
         "cache and stop, without linking (CI fans the shares out over runners that share "
         "a ccache remote; the unsharded build afterwards is served from it; docs/CACHE.md)",
+    )
+    kern.add_argument(
+        "--fa4-exports-only",
+        action="store_true",
+        help="export the groups' FA4 variants into the export cache (INFERCORE_EXPORT_CACHE) "
+        "and compile nothing else: the cache is what a machine without the network needs "
+        "to build the FA4 part of the libraries",
+    )
+    kern.add_argument(
+        "--update-dsl-lock",
+        action="store_true",
+        help="re-create scripts/buildsys/kernels/cute-dsl.lock.txt (hashes of pyproject.toml's "
+        "cute-dsl group, for the FA4 exporter) and build nothing",
     )
     _toolchain(kern)
 
@@ -647,6 +662,32 @@ def dispatch(args: argparse.Namespace, paths: Paths) -> None:
         if args.fill_mirror is not None:
             written = cache.fill_mirror(paths, lock, args.fill_mirror, names)
             console.say("mirror", f"{args.fill_mirror}: {len(written)} files and SHA256SUMS")
+    elif args.command == "kernels" and args.update_dsl_lock:
+        from .kernels import dsl_env
+
+        dsl_env.update_lock(paths)
+    elif args.command == "kernels" and args.fa4_exports_only:
+        from .host import memory
+        from .kernels import build, fa4
+
+        target = matrix.default_target(cuda_available=True)
+        plans = build.plans_for(
+            matrix,
+            args.groups or list(target.kernel_archs),
+            profile=args.profile or target.kernel_profile or "ci",
+            cuda=args.cuda or str(target.cuda),
+        )
+        pools = build.job_pools(
+            [fa4.FAMILY],
+            memory_gib=dict(matrix.kernel_memory),
+            budget_gib=memory.budget_gib(),
+            cpus=args.jobs or memory.cpus(),
+        )
+        records = fa4.fill_cache(paths, lock, plans, jobs=pools["heavy"], offline=args.offline)
+        for r in sorted(records, key=lambda r: -r["wall_s"]):
+            console.say("fa4", f"{Path(r['object']).name}: {r['wall_s']} s, {r['peak_mib']} MiB")
+        groups = ", ".join(p.group.name for p in plans)
+        console.say("fa4", f"every FA4 export of {groups} is in {paths.export_cache}")
     elif args.command == "kernels":
         from .kernels import build, shard
 

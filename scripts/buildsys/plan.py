@@ -23,7 +23,7 @@ from .util import console
 from .util.paths import Paths
 
 # What the kernel libraries are compiled from (the C++ dependencies come through Conan).
-KERNEL_SOURCES = ("cutlass", "flash-attention")
+KERNEL_SOURCES = kernels.SOURCES
 
 
 def _image(matrix: BuildMatrix, target: Target) -> str | None:

@@ -65,8 +65,9 @@ def test_repository_files_load():
     assert bm.toolkits["13.0"].max_gcc == 15 and bm.toolkits["13.0"].version == "13.0"
     assert bm.families["cutlass-sm90"].arch_specific
     assert bm.families["fa2"].runs_on("90") and not bm.families["fa2"].runs_on("75")
-    assert bm.group("sm90").families == ("fa2", "cutlass-sm90")
-    assert bm.kernel_memory == {"fa2": 4.5, "cutlass-sm90": 4.5, "core": 1.0}
+    assert bm.group("sm90").families == ("fa2", "cutlass-sm90", "fa4")
+    assert bm.families["fa4"].archs == ("90", "100") and bm.families["fa4"].arch_specific
+    assert bm.kernel_memory == {"fa2": 4.5, "cutlass-sm90": 4.5, "fa4": 1.0, "core": 1.0}
     assert bm.size_budget_mib == {"cpu": 5.0, "cuda": 100.0}
     assert bm.dist_path(ROOT) == ROOT / "dist"
     for name in ("manylinux2014-x86_64", "manylinux_2_28-x86_64"):
@@ -89,6 +90,7 @@ def test_repository_files_load():
     assert all(lock[n].root == "nvidia/cu13" and lock[n].kind == "wheel" for n in toolchain)
     assert lock["gtest"].conan_recipe == "gtest" and lock["cutlass"].conan_recipe is None
     assert lock["flash-attention"].root == "flash_attn-2.8.3"
+    assert lock["flash-attn-4"].kind == "wheel" and lock["flash-attn-4"].root == "flash_attn/cute"
     assert len(lock) == len(lock.source) and "glog" in lock and lock.get("nope") is None
     assert [s.name for s in lock.values()] == list(lock.keys())
     assert dict(lock.items()) == lock.sources
@@ -97,7 +99,7 @@ def test_repository_files_load():
 def test_profiles_keep_their_translation_units():
     bm = config.load(ROOT).matrix
     release = bm.profile("release")
-    assert set(release.specs()) == {"fa2", "cutlass-sm90"}
+    assert set(release.specs()) == {"fa2", "cutlass-sm90", "fa4"}
     fa2 = release.specs()["fa2"].units()
     assert len(fa2) == 24 and "flash_fwd_split_hdim128_bf16_sm80" in fa2
     assert "flash_fwd_hdim256_fp16_causal_sm80" in fa2
@@ -107,6 +109,8 @@ def test_profiles_keep_their_translation_units():
         "flash_fwd_hdim128_bf16_sm80",
         "flash_fwd_hdim128_bf16_causal_sm80",
     ]
+    assert bm.profile("ci").fa4.units() == ["fa4_hdim128_bf16", "fa4_hdim128_bf16_causal"]
+    assert len(release.fa4.units()) == 36 and "fa4_hdim64_fp16_causal_gqa8" in release.fa4.units()
 
 
 def test_load_reads_each_file_once_and_again_when_it_changes(tmp_path):

@@ -67,7 +67,7 @@ def test_fa2_refuses_turing_and_hopper_family_needs_sm90():
 
 
 def test_family_minimum_cuda_and_unknowns():
-    with raises("fa4 needs CUDA >= 12.8"):
+    with raises("fa4 needs CUDA >= 13.0"):
         resolve(cuda="12.4", archs_=("90",), ptx=(), families=("fa4",))
     with raises("unknown kernel family 'fa9'"):
         resolve(families=("fa9",))

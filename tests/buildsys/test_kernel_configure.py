@@ -22,7 +22,7 @@ from buildsys import config
 from buildsys.errors import BuildError
 from buildsys.host import nvcc as nvcc_tool
 from buildsys.kernels import build as kernels
-from buildsys.kernels import profile
+from buildsys.kernels import dsl_env, fa4, profile
 from buildsys.util.paths import ROOT, Paths
 
 CUDA = "13.0"
@@ -58,6 +58,17 @@ def srcs(tmp_path_factory) -> dict[str, Path]:
         pytest.skip("the pinned sources are not in the cache (nox -s sources fetches them)")
 
 
+def fa4_inputs(srcs: dict[str, Path], build_dir: Path) -> fa4.Fa4Inputs:
+    """What the FA4 export commands are configured with; configuring exports nothing, so
+    the tool environment need not exist."""
+    return fa4.Fa4Inputs(
+        source=fa4.source_dir(srcs[fa4.SOURCE]),
+        fa4_sha256=LOCK[fa4.SOURCE].sha256,
+        env=dsl_env.planned(Paths.from_env()),
+        cache=build_dir / "exports",
+    )
+
+
 def configure(plans, build_dir: Path, srcs: dict[str, Path]) -> Path:
     report = build_dir / "tu-report.jsonl"
     defines = kernels.cmake_inputs(
@@ -67,6 +78,7 @@ def configure(plans, build_dir: Path, srcs: dict[str, Path]) -> Path:
         pools=POOLS,
         report=report,
         launcher=kernels.launcher(report, None),
+        fa4_inputs=fa4_inputs(srcs, build_dir),
     )
     cmd = ["cmake", "-S", str(ROOT / "csrc" / "kernels"), "-B", str(build_dir), "-G", "Ninja"]
     cmd += [f"-D{k}={v}" for k, v in defines.items()]
@@ -82,7 +94,7 @@ def registry_object(build_dir: Path, group: str) -> str:
         capture_output=True,
         text=True,
     ).stdout
-    prefix = f"CMakeFiles/infercore_kernels_{group}.dir/"
+    prefix = f"CMakeFiles/infercore_registry_{group}.dir/"
     found = [
         name
         for name in (line.split(":")[0] for line in targets.splitlines())
@@ -136,6 +148,23 @@ def test_the_tree_holds_every_groups_libraries(tree):
         assert f"libinfercore_kernels_{group}.a" in targets
 
 
+@needs_nvcc
+@pytest.mark.parametrize("group", ["sm90", "sm100"])
+def test_fa4_exports_are_heavy_pool_jobs_through_the_tu_monitor(tree, group):
+    """One custom command per variant, in the heavy pool beside the FA2/CUTLASS TUs, run
+    by the TU monitor (time, peak memory, cache verdict in the build report)."""
+    ninja = (tree / "build.ninja").read_text()
+    blocks = [b for b in ninja.split("\n\n") if f"Building FA4 object infercore_fa4_{group}/" in b]
+    assert len(blocks) == 2, f"{len(blocks)} FA4 export command(s) for {group}"
+    for block in blocks:
+        assert "pool = heavy" in block
+        assert "tu_monitor.py" in block and "fa4_export.py" in block
+        assert f"--arch sm_{group[2:]}a" in block
+    # The dispatch table reads the generated list of the group's variants.
+    listing = tree / f"infercore_fa4_{group}_entries" / "infercore_fa4_kernels.h"
+    assert listing.read_text().count(f"X(infercore_{group}_fa4_hdim128_bf16") == 2
+
+
 def test_a_hopper_only_group_plans_without_fa2():
     matrix = hopperonly_matrix()
     plan = profile.plan(group="hopperonly", profile=PROFILE, cuda=CUDA, matrix=matrix)
@@ -168,7 +197,7 @@ def test_a_hopper_only_group_configures_and_compiles_its_registry(srcs, tmp_path
     registry_rule = next(
         block
         for block in ninja.split("\n\n")
-        if "infercore_kernels_hopperonly.dir/registry.cu.o:" in block
+        if "infercore_registry_hopperonly.dir/registry.cu.o:" in block
     )
     assert "sm_90a" in registry_rule and "code=[sm_90]" not in registry_rule
 
@@ -183,7 +212,7 @@ def test_every_groups_tus_are_split_among_the_shards(tree):
     keys = [shard.key(o) for o in objects if kernels._group_of(o, GROUPS)]
     assert len(keys) == len(set(keys)), "a TU key must name one TU"
     for group in GROUPS:
-        assert f"infercore_kernels_{group}/registry.cu.o" in keys
+        assert f"infercore_registry_{group}/registry.cu.o" in keys
     fa2 = [k for k in keys if k.startswith("infercore_fa2_sm80/")]
     assert fa2 and all("hdim128_bf16" in k for k in fa2)
     # The key holds no path of this checkout, though the FA2 objects' paths do.

@@ -100,9 +100,10 @@ def test_a_group_listed_twice_is_refused():
 def test_the_tree_is_configured_with_every_group_that_resolves():
     configured = kernels.configured_plans(MATRIX, plans("sm90"))
     assert [p.group.name for p in configured] == ["sm90", "sm80", "sm100"]  # requested first
-    # CUDA 12.4 cannot build sm_100: that group is left out, the others stay.
+    # CUDA 12.4 cannot build sm_100, nor fa4 (the DSL's CUDA 13 flavour) of sm90: those
+    # groups are left out, the others stay.
     older = kernels.configured_plans(MATRIX, plans("sm80", cuda="12.4"))
-    assert [p.group.name for p in older] == ["sm80", "sm90"]
+    assert [p.group.name for p in older] == ["sm80"]
 
 
 # -- CMake inputs ---------------------------------------------------------------------------
@@ -114,7 +115,7 @@ def test_cmake_inputs_carry_every_group_of_the_tree():
     assert d["INFERCORE_KERNEL_PROFILE"] == "ci"
     assert d["INFERCORE_JOB_POOLS"] == "light=1;heavy=1"
     assert d["CMAKE_CUDA_COMPILER"] == "/cuda/bin/nvcc"
-    assert d["CMAKE_CUDA_ARCHITECTURES"] == "100-real;80-real;90-real;90a-real"
+    assert d["CMAKE_CUDA_ARCHITECTURES"] == "100-real;100a-real;80-real;90-real;90a-real"
     assert d["INFERCORE_FA2_SOURCE_DIR"] == "/src/fa/csrc/flash_attn/src"
     assert d["INFERCORE_CUTLASS_DIR"] == "/src/cutlass"
     assert d["INFERCORE_FA2_HEADDIMS"] == "128" and d["INFERCORE_CUTLASS_SM90_FMHA_HEADDIMS"]
@@ -124,7 +125,8 @@ def test_cmake_inputs_carry_every_group_of_the_tree():
     assert d["INFERCORE_sm80_FA2_CC_RANGE"] == "80;89"
     assert d["INFERCORE_sm80_REGISTRY_ARCHITECTURES"] == "80-real"
 
-    assert d["INFERCORE_sm90_FAMILIES"] == "fa2;cutlass-sm90"
+    assert d["INFERCORE_sm90_FAMILIES"] == "fa2;cutlass-sm90;fa4"
+    assert d["INFERCORE_sm90_FA4_ARCHITECTURES"] == "90a-real"
     assert d["INFERCORE_sm90_FA2_ARCHITECTURES"] == "90-real"
     assert d["INFERCORE_sm90_CUTLASS_SM90_ARCHITECTURES"] == "90a-real"
     assert d["INFERCORE_sm90_CUTLASS_SM90_CC_RANGE"] == "90;90"
@@ -132,7 +134,7 @@ def test_cmake_inputs_carry_every_group_of_the_tree():
 
     # PTX: a ';' list that CMakeLists.txt must keep in one piece.
     assert d["INFERCORE_sm100_FA2_ARCHITECTURES"] == "100-real;100-virtual"
-    assert d["INFERCORE_sm100_REGISTRY_ARCHITECTURES"] == "100-real;100-virtual"
+    assert d["INFERCORE_sm100_REGISTRY_ARCHITECTURES"] == "100-real;100a-real;100-virtual"
     assert d["INFERCORE_sm100_FA2_CC_RANGE"] == "100;999"
     assert not any(k.startswith(("INFERCORE_sm80_CUTLASS", "INFERCORE_sm100_CUTLASS")) for k in d)
 
@@ -200,9 +202,13 @@ def test_the_registry_is_expected_to_carry_the_union_of_the_groups_archs(tmp_pat
     assert ptx["gemm_sm90_bf16.cu.o"] == set()  # never PTX for Hopper-only code
     assert hopper == ["gemm_sm90_bf16.cu.o", "fmha_sm90_hdim128_bf16_causal.cu.o"]
 
+    # FA4's object: its device code is the DSL's embedded fatbins, checked one by one.
+    sass, ptx, _ = kernels.expectations(build_of(sm90, tmp_path), ["infercore_fa4_sm90.o"])
+    assert sass == {"infercore_fa4_sm90.o": set()} and ptx == {"infercore_fa4_sm90.o": set()}
+
     (sm100,) = plans("sm100")
     sass, ptx, hopper = kernels.expectations(build_of(sm100, tmp_path), OBJECTS[:3])
-    assert sass["registry.cu.o"] == {"sm_100"} and ptx["registry.cu.o"] == {"sm_100"}
+    assert sass["registry.cu.o"] == {"sm_100", "sm_100a"} and ptx["registry.cu.o"] == {"sm_100"}
     assert ptx["fa2_forward.cu.o"] == {"sm_100"} and hopper == []
 
     (only,) = plans("hopperonly", matrix=with_hopperonly())
@@ -237,7 +243,7 @@ def test_a_library_identical_to_a_verified_one_is_not_inspected_again(tmp_path):
 def test_records_are_attributed_to_their_group():
     groups = ["sm80", "sm90", "sm100"]
     of = kernels._group_of
-    assert of("CMakeFiles/infercore_kernels_sm100.dir/registry.cu.o", groups) == "sm100"
+    assert of("CMakeFiles/infercore_registry_sm100.dir/registry.cu.o", groups) == "sm100"
     assert of("CMakeFiles/infercore_fa2_sm90.dir/x/flash_fwd.cu.o", groups) == "sm90"
     assert of("CMakeFiles/infercore_fa2_entry_sm80.dir/fa2_entry.cu.o", groups) == "sm80"
     assert of("CMakeFiles/infercore_cutlass_sm90_sm90.dir/gemm_sm90_bf16.cu.o", groups) == "sm90"

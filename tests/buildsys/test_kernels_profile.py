@@ -40,18 +40,20 @@ def test_release_profile_has_what_the_engine_ships():
 
 def test_ci_profile_is_small():
     assert sum(len(u) for u in plan(group="sm80").units.values()) == 2
-    assert sum(len(u) for u in plan(group="sm90").units.values()) <= 5
+    # 2 FA2, 3 CUTLASS, 2 FA4 exports.
+    assert sum(len(u) for u in plan(group="sm90").units.values()) <= 7
 
 
 def test_groups_compile_only_their_families():
     assert set(plan(group="sm80").units) == {"fa2"}
-    assert set(plan(group="sm90").units) == {"fa2", "cutlass-sm90"}
-    assert set(plan(group="sm100").units) == {"fa2"}
+    assert set(plan(group="sm90").units) == {"fa2", "cutlass-sm90", "fa4"}
+    assert set(plan(group="sm100").units) == {"fa2", "fa4"}
 
 
 def test_hopper_kernels_are_arch_specific_and_fa2_is_not():
     p = plan(group="sm90")
-    assert p.arch_plan.families == {"fa2": ("90",), "cutlass-sm90": ("90a",)}
+    assert p.arch_plan.families == {"fa2": ("90",), "cutlass-sm90": ("90a",), "fa4": ("90a",)}
+    assert plan(group="sm100").arch_plan.families["fa4"] == ("100a",)
     # The per-group archs reach CMake through kernels.build.cmake_inputs (one tree, all
     # groups); test_kernels_build checks INFERCORE_sm90_FA2_ARCHITECTURES there.
     assert p.arch_plan.cmake_architectures("fa2") == "90-real"
@@ -68,7 +70,7 @@ def test_cmake_defines_carry_the_profile_lists():
     d = plan(profile_="release").cmake_defines()
     assert d["INFERCORE_FA2_HEADDIMS"] == "64;128;256"
     assert d["INFERCORE_FA2_CAUSAL"] == "OFF;ON"
-    assert list(plan(profile_="release").units) == ["fa2", "cutlass-sm90"]
+    assert list(plan(profile_="release").units) == ["fa2", "cutlass-sm90", "fa4"]
     assert "UNEVEN_K" in d["INFERCORE_FA2_DISABLE"]
     assert d["INFERCORE_KERNEL_PROFILE"] == "release"
     assert d["INFERCORE_CUTLASS_SM90_FMHA_HEADDIMS"] == "64;128;256"
@@ -133,8 +135,8 @@ def test_a_profile_without_the_groups_families_says_so():
     del data["kernel-profiles"]["ci"]["fa2"]
     with raises("profile 'ci' builds nothing for sm80"):
         plan(group="sm80", data=data)
-    # sm90 still gets its CUTLASS kernels, without FA2.
-    assert set(plan(group="sm90", data=data).units) == {"cutlass-sm90"}
+    # sm90 still gets its CUTLASS and FA4 kernels, without FA2.
+    assert set(plan(group="sm90", data=data).units) == {"cutlass-sm90", "fa4"}
 
 
 def test_a_group_of_only_the_hopper_family_plans():

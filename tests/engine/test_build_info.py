@@ -62,3 +62,24 @@ def test_the_build_image_is_the_one_the_sbom_records():
     assert info["build_image"] == props.get("infercore:build-image")
     if info["build_image"] is not None:  # built in a container: reference@sha256:digest
         assert "@sha256:" in info["build_image"]
+
+
+def test_the_kernel_inventory_names_each_kernels_library_and_fa4s_head_ratio():
+    """build_info()["kernels"]: what each linked library compiled. FA4 variants carry the
+    head ratio they are compiled for (nheads / nheads_kv); the other kernels take any
+    (None). FA3 stays a named slot."""
+    kernels = infercore.build_info()["kernels"]
+    assert kernels["planned"] == ["fa3 (FlashAttention 3, Hopper)"]
+    libraries = {lib.split(":")[0]: lib for lib in kernels["libraries"]}
+    for k in kernels["attention"]:
+        assert k["backend"] in ("fa2", "fmha-sm90", "fa4"), k
+        assert k["dtype"] in ("bfloat16", "float16") and k["headdim"] in (64, 128, 256)
+        assert k["library"] in libraries
+        if k["backend"] == "fa4":
+            assert isinstance(k["heads_ratio"], int) and k["heads_ratio"] >= 1
+            assert k["cc_min"] == k["cc_max"] in (90, 100)  # sm_90a or sm_100a code only
+            assert "fa4=" in libraries[k["library"]]
+        else:
+            assert k["heads_ratio"] is None
+    if not infercore.build_info()["cuda"]["enabled"]:
+        assert kernels["attention"] == [] and kernels["libraries"] == []

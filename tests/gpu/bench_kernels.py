@@ -3,8 +3,9 @@
     python tests/gpu/bench_kernels.py [--json FILE] [--rounds N]
 
 Attention at batch 4, 32 heads, head dim 128, seqlen 4096 (bf16 and fp16, causal and not):
-infercore's FA2 vs PyTorch SDPA's flash backend, infercore's fmha-sm90 vs SDPA's cuDNN
-backend; GEMM 8192^3 bf16: infercore's CUTLASS kernel vs torch.matmul. TFLOP/s count
+infercore's FA2 vs PyTorch SDPA's flash backend, infercore's fmha-sm90 and FlashAttention-4
+(fa4, exported ahead of time) vs SDPA's cuDNN backend and each other; GEMM 8192^3 bf16:
+infercore's CUTLASS kernel vs torch.matmul. TFLOP/s count
 4*b*h*sq*sk*d for attention (half under the causal mask) and 2*m*n*k for GEMM. A
 combination this build did not compile is reported as such, not skipped silently.
 Then decode steps and a prompt chunk (small grids, where FA2's split-KV matters): microseconds
@@ -152,6 +153,7 @@ def attention_fns(q, k, v, causal: bool) -> dict[str, Fn]:
     return {
         "fa2": ours("fa2"),
         "fmha-sm90": ours("fmha-sm90"),
+        "fa4": ours("fa4"),
         "sdpa-flash": sdpa(SDPBackend.FLASH_ATTENTION),
         "sdpa-cudnn": sdpa(SDPBackend.CUDNN_ATTENTION),
     }
@@ -170,6 +172,8 @@ def attention_row(dtype: torch.dtype, causal: bool, rounds: int, b=4, h=32, s=40
     row.update(figures(interleaved(fns, rounds), flops))
     row["fa2/flash"] = ratio(row, "fa2", "sdpa-flash")
     row["fmha/cudnn"] = ratio(row, "fmha-sm90", "sdpa-cudnn")
+    row["fa4/cudnn"] = ratio(row, "fa4", "sdpa-cudnn")
+    row["fa4/fmha"] = ratio(row, "fa4", "fmha-sm90")
     return row
 
 
@@ -323,6 +327,7 @@ def main() -> int:
     )
     print("attention b4 h32 d128 s4096, TFLOP/s: median over rounds (slowest-fastest round)")
     cols = ["fa2", "sdpa-flash", "fa2/flash", "fmha-sm90", "sdpa-cudnn", "fmha/cudnn"]
+    cols += ["fa4", "fa4/cudnn", "fa4/fmha"]
     print(f"{'dtype':9} {'causal':6} " + " ".join(f"{c:>19}" for c in cols))
     for r in rows:
         print(f"{r['dtype']:9} {r['causal']!s:6} " + " ".join(f"{cell(r, c):>19}" for c in cols))
@@ -334,7 +339,7 @@ def main() -> int:
         "decode and prompt chunks, bf16 d128, us per call in CUDA graphs "
         "(slowest-fastest round); what auto chose"
     )
-    cols = ["auto", "fa2", "fmha-sm90", "sdpa-flash", "sdpa-cudnn"]
+    cols = ["auto", "fa2", "fmha-sm90", "fa4", "sdpa-flash", "sdpa-cudnn"]
     print(f"{'shape':34} " + " ".join(f"{c:>19}" for c in cols) + "  auto is")
     for r in small:
         cells = " ".join(f"{us_cell(r, c):>19}" for c in cols)

@@ -1,10 +1,14 @@
-"""Every compiled fast kernel (FlashAttention-2, CUTLASS Hopper FMHA and GEMM) on a real GPU.
+"""Every compiled fast kernel (FlashAttention-2, CUTLASS Hopper FMHA and GEMM, FlashAttention-4)
+on a real GPU.
 
 The kernels come from build_info()["kernels"], so this checks exactly what the build's kernel
 profile compiled: each combination that runs on this GPU, forced by name (backend=), against
 the float32 reference computed on the GPU by infercore's reference kernel, with fresh random
-inputs (never zeros) and the output poisoned with NaN first. Then the dispatch: what "auto"
-picks on this GPU, and the error for a combination the build does not have.
+inputs (never zeros) and the output poisoned with NaN first. An FA4 variant is compiled for
+one head ratio (nheads / nheads_kv), so it gets the same kinds of shapes (square, uneven,
+decode, ragged, more queries than keys; grouped-query where its ratio is above 1) at its
+ratio. Then the dispatch: what "auto" picks on this GPU, and the error for a combination
+the build does not have.
 """
 
 import math
@@ -41,7 +45,9 @@ GEMM = on_this_gpu(INFO["kernels"]["gemm"])
 
 
 def kernel_id(k):
-    return "{backend}-{dtype}-d{headdim}-{c}".format(**k, c="causal" if k["causal"] else "full")
+    ratio = f"-gqa{k['heads_ratio']}" if k.get("heads_ratio") else ""
+    causal = "causal" if k["causal"] else "full"
+    return "{backend}-{dtype}-d{headdim}-{c}{r}".format(**k, c=causal, r=ratio)
 
 
 def randn(shape, dtype, seed):
@@ -65,9 +71,28 @@ SHAPES = [
 ]
 
 
+def fa4_shapes(ratio):
+    """SHAPES' kinds at one head ratio: (batch, seqlen_q, seqlen_k, nheads, nheads_kv)."""
+    kinds = [(2, 256, 256, 4), (2, 384, 384, 2), (1, 128, 640, 2), (4, 1, 1000, 1), (1, 77, 211, 4)]
+    kinds.append((1, 300, 120, 2))  # more queries than keys
+    return [(b, sq, sk, hkv * ratio, hkv) for b, sq, sk, hkv in kinds]
+
+
+def shapes_for(kernel):
+    return fa4_shapes(kernel["heads_ratio"]) if kernel.get("heads_ratio") else SHAPES
+
+
+def shape_id(s):
+    return "b{}q{}k{}h{}kv{}".format(*s)
+
+
+CASES = [
+    pytest.param(k, s, id=f"{kernel_id(k)}-{shape_id(s)}") for k in ATTENTION for s in shapes_for(k)
+]
+
+
 @pytest.mark.skipif(not ATTENTION, reason=f"this build has no fast attention kernel for sm_{CC}")
-@pytest.mark.parametrize("kernel", ATTENTION, ids=kernel_id)
-@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "b{}q{}k{}h{}kv{}".format(*s))
+@pytest.mark.parametrize(("kernel", "shape"), CASES)
 def test_attention_kernel_matches_reference(kernel, shape):
     batch, seqlen_q, seqlen_k, nheads, nheads_kv = shape
     dtype, d, causal = DTYPES[kernel["dtype"]], kernel["headdim"], kernel["causal"]
@@ -176,23 +201,81 @@ def test_gemm_kernel_matches_reference(kernel, mkn):
 
 
 def expected_auto(dtype, headdim, causal):
-    for backend in ("fmha-sm90", "fa2"):  # preference order of the dispatch
+    """What "auto" runs for a multi-head prefill that fills the GPU: on Hopper the CUTLASS
+    FMHA, then fa4 (the dispatcher's Hopper rules keep fmha-sm90 until measured), then fa2;
+    elsewhere fa4 (a multi-head variant), then fa2."""
+    order = ("fmha-sm90", "fa4", "fa2") if CC == 90 else ("fa4", "fa2")
+    for backend in order:
         for k in ATTENTION:
             if (k["backend"], k["dtype"], k["headdim"], k["causal"]) == (
                 backend,
                 dtype,
                 headdim,
                 causal,
-            ):
+            ) and k.get("heads_ratio") in (None, 1):
                 return backend
     return None
 
 
 @pytest.mark.parametrize("kernel", ATTENTION, ids=kernel_id)
-def test_auto_dispatch_prefers_the_hopper_fmha(kernel):
+def test_auto_dispatch_follows_the_backend_order(kernel):
     args = {"dtype": kernel["dtype"], "headdim": kernel["headdim"], "causal": kernel["causal"]}
     chosen = infercore.attention_backend(0, **args)  # a prefill that fills the GPU
     assert chosen == expected_auto(**args)
+
+
+FA4 = [k for k in ATTENTION if k["backend"] == "fa4"]
+
+
+@pytest.mark.skipif(CC != 100, reason="the Blackwell order concerns sm_100")
+def test_blackwell_runs_fa4_first():
+    if not FA4:
+        pytest.fail("this build has no fa4 kernel for sm_100: the sm100 kernel library is missing")
+    k = next(k for k in FA4 if k["heads_ratio"] == 1)
+    args = {"dtype": k["dtype"], "headdim": k["headdim"], "causal": k["causal"]}
+    assert infercore.attention_backend(0, **args) == "fa4"
+
+
+@pytest.mark.skipif(not FA4, reason=f"this build has no fa4 kernel for sm_{CC}")
+def test_fa4_takes_only_its_compiled_head_ratios():
+    k = FA4[0]
+    compiled = {
+        f["heads_ratio"]
+        for f in FA4
+        if (f["dtype"], f["headdim"], f["causal"]) == (k["dtype"], k["headdim"], k["causal"])
+    }
+    ratio = next(r for r in (3, 5, 6, 7, 2, 16) if r not in compiled)
+    dtype = DTYPES[k["dtype"]]
+    q = randn((1, 64, 2 * ratio, k["headdim"]), dtype, 11)
+    kv = randn((1, 64, 2, k["headdim"]), dtype, 12)
+    with pytest.raises(ValueError, match=r"cannot take this shape.*q/kv heads"):
+        infercore.attention(q, kv, kv, causal=k["causal"], backend="fa4")
+    # "auto" runs the next backend instead.
+    out = infercore.attention(q, kv, kv, causal=k["causal"])
+    assert torch.isfinite(out).all()
+
+
+@pytest.mark.skipif(not FA4, reason=f"this build has no fa4 kernel for sm_{CC}")
+def test_fa4_replays_in_a_cuda_graph():
+    """After a first call (which loads the variant's module), an fa4 call is captured in a
+    CUDA graph and every replay writes the right output."""
+    k = FA4[0]
+    dtype, d, ratio = DTYPES[k["dtype"]], k["headdim"], k["heads_ratio"]
+    q = randn((2, 256, 4 * ratio, d), dtype, 21)
+    kv = [randn((2, 256, 4, d), dtype, 22 + i) for i in range(2)]
+    out = torch.empty_like(q)
+    infercore.attention(q, *kv, causal=k["causal"], out=out, backend="fa4")
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        infercore.attention(q, *kv, causal=k["causal"], out=out, backend="fa4")
+    out.fill_(float("nan"))
+    graph.replay()
+    torch.cuda.synchronize()
+    ref = infercore.attention(
+        q.float(), *(x.float() for x in kv), causal=k["causal"], backend="reference"
+    )
+    assert torch.isfinite(out).all() and max_rel_err(out, ref) < TOLERANCE[dtype]
 
 
 @pytest.mark.skipif(CC != 90, reason="the Hopper FMHA runs on sm_90 only")
@@ -241,10 +324,11 @@ def test_unknown_backend_name():
 def test_build_info_lists_libraries_and_slots():
     kernels = INFO["kernels"]
     planned = " ".join(kernels["planned"])
-    assert "fa3" in planned and "fa4" in planned
+    assert "fa3" in planned and "fa4" not in planned  # fa4 is built, fa3 a named slot
     for k in kernels["attention"]:
-        assert k["backend"] in ("fa2", "fmha-sm90")
+        assert k["backend"] in ("fa2", "fmha-sm90", "fa4")
         assert k["library"] in {lib.split(":")[0] for lib in kernels["libraries"]}
+        assert (k["heads_ratio"] is None) == (k["backend"] != "fa4")
     assert math.isfinite(CC)
 
 

@@ -33,10 +33,14 @@ std::string cc_text(const kernels::CcRange& r) {
 }
 
 std::string describe(const AttentionKernel& k) {
+  const std::string ratio =
+      k.heads_ratio > 0 ? " q/kv heads " + std::to_string(k.heads_ratio) : std::string();
   return std::string(k.backend) + " " + kernels::dtype_name(k.dtype) + " hdim" +
-         std::to_string(k.headdim) + (k.causal ? " causal" : " non-causal") + " (" +
+         std::to_string(k.headdim) + (k.causal ? " causal" : " non-causal") + ratio + " (" +
          cc_text(k.cc) + ")";
 }
+
+bool is(const AttentionKernel* k, const char* backend) { return std::string(k->backend) == backend; }
 
 std::string describe(const GemmKernel& k) {
   return std::string(k.backend) + " " + kernels::dtype_name(k.dtype) + " (" + cc_text(k.cc) + ")";
@@ -85,6 +89,17 @@ std::vector<std::string> gemm_inventory() {
   return out;
 }
 
+std::string hopper_attention_choice(const kernels::AttentionArgs& a, HopperRules hopper) {
+  for (size_t i = 0; i < hopper.count; ++i) {
+    const HopperAttentionRule& r = hopper.rules[i];
+    if (r.causal != kAnyCausal && r.causal != int{a.causal}) continue;
+    if (a.seqlen_q < r.min_seqlen_q || a.seqlen_q > r.max_seqlen_q) continue;
+    if (r.headdim != 0 && r.headdim != a.headdim) continue;
+    return r.backend;
+  }
+  return "fmha-sm90";
+}
+
 bool fmha_underfills(const kernels::AttentionArgs& a, int sm_count) {
   // Per launch: ceil(seqlen_q / 128) x batch x kv heads (GQA positions launch in turn).
   const int64_t ctas = int64_t{(a.seqlen_q + 127) / 128} * a.batch * a.nheads_kv;
@@ -92,7 +107,7 @@ bool fmha_underfills(const kernels::AttentionArgs& a, int sm_count) {
 }
 
 AttentionChoice choose_attention(int cc, bool half, const kernels::AttentionArgs& a,
-                                 const std::string& requested, int sm_count) {
+                                 const std::string& requested, int sm_count, HopperRules hopper) {
   check_requested(requested, kAttentionBackends, std::size(kAttentionBackends));
   if (requested == "reference") return {nullptr, "reference", ""};
   if (!half) {
@@ -118,9 +133,19 @@ AttentionChoice choose_attention(int cc, bool half, const kernels::AttentionArgs
       }
     }
   }
-  std::stable_sort(matching.begin(), matching.end(), [](const auto* x, const auto* y) {
-    return attention_rank(x->backend) < attention_rank(y->backend);
-  });
+  // Where fa4 and fmha-sm90 both take the call, the Hopper rules say which goes first.
+  const auto takes = [&](const char* backend) {
+    return std::any_of(matching.begin(), matching.end(),
+                       [&](const auto* k) { return is(k, backend) && k->supports(a); });
+  };
+  const bool fmha_first = requested == "auto" && takes("fa4") && takes("fmha-sm90") &&
+                          hopper_attention_choice(a, hopper) == "fmha-sm90";
+  const auto order = [&](const AttentionKernel* k) {
+    const int r = 2 * attention_rank(k->backend);
+    return fmha_first && is(k, "fa4") ? 2 * attention_rank("fmha-sm90") + 1 : r;
+  };
+  std::stable_sort(matching.begin(), matching.end(),
+                   [&](const auto* x, const auto* y) { return order(x) < order(y); });
   for (const AttentionKernel* k : matching) {
     if (!k->supports(a)) continue;
     if (requested == "auto" && std::string(k->backend) == "fmha-sm90" &&
@@ -142,10 +167,13 @@ AttentionChoice choose_attention(int cc, bool half, const kernels::AttentionArgs
                 "(nox -s kernels-<group>) to get FlashAttention."};
   }
   if (!matching.empty()) {
+    std::vector<std::string> compiled;
+    for (const AttentionKernel* k : matching) compiled.push_back(describe(*k));
     bad_request("attention: the compiled kernels for " + what + " on " + sm(cc) +
-                " cannot take this shape (seqlen_q " + std::to_string(a.seqlen_q) +
-                ", seqlen_k " + std::to_string(a.seqlen_k) + ", nheads " +
-                std::to_string(a.nheads) + "/" + std::to_string(a.nheads_kv) +
+                " cannot take this shape (batch " + std::to_string(a.batch) + ", seqlen_q " +
+                std::to_string(a.seqlen_q) + ", seqlen_k " + std::to_string(a.seqlen_k) +
+                ", nheads " + std::to_string(a.nheads) + "/" + std::to_string(a.nheads_kv) +
+                "; compiled: " + joined(compiled) +
                 "); pass backend='reference' for the reference kernel");
   }
   bad_request("attention: no " + (requested == "auto" ? std::string("") : requested + " ") +

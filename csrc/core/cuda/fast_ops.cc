@@ -115,7 +115,7 @@ std::vector<KernelInfo> attention_kernels() {
     for (int i = 0; i < t->n_attention; ++i) {
       const kernels::AttentionKernel& k = t->attention[i];
       out.push_back({k.backend, kernels::dtype_name(k.dtype), k.headdim, k.causal, k.cc.min,
-                     k.cc.max, t->group, k.split_kv});
+                     k.cc.max, t->group, k.split_kv, k.heads_ratio});
     }
   }
   return out;

@@ -43,7 +43,7 @@ std::string attention_backend(int device, DType dtype, int64_t headdim, bool cau
 // What the linked kernel libraries contain: one entry per compiled kernel, and
 // the libraries themselves ("sm90: profile ci, fa2=90-real cutlass-sm90=90a-real").
 struct KernelInfo {
-  std::string backend;  // "fa2", "fmha-sm90", "cutlass-sm90"
+  std::string backend;  // "fa2", "fmha-sm90", "fa4", "cutlass-sm90"
   std::string dtype;    // "bf16", "fp16"
   int headdim = 0;      // attention only
   bool causal = false;  // attention only
@@ -51,6 +51,7 @@ struct KernelInfo {
   int cc_max = 0;
   std::string library;  // arch group, e.g. "sm90"
   bool split_kv = false;  // attention: splits the KV sequence when the GPU would idle (fa2)
+  int heads_ratio = 0;    // attention: the nheads / nheads_kv it is compiled for (fa4); 0: any
 };
 std::vector<KernelInfo> attention_kernels();
 std::vector<KernelInfo> gemm_kernels();

@@ -6,9 +6,11 @@ byte the same (docs/BENCHMARKS.md). tests/integration/test_compiler_cache.py run
 same scenario and checks the targets.
 
 "The build" is the core with its binding (`buildsys wheel --target cpu-x86_64`) and
-one kernel group of the ci profile (`buildsys kernels sm80`). Conan's packages come
+one kernel group of the ci profile (`buildsys kernels sm90`). Conan's packages come
 from one Conan home, filled before the clock starts: they are Conan's binary cache,
 not the compiler cache measured here (CI restores it on its own, keyed by the lock).
+FA4's exports (sm90's fa4 variants) have their own content cache, which the remote
+does not carry: it starts empty and the two checkouts share it.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ class Checkout:
             "INFERCORE_CCACHE_REMOTE": remote,
             "CCACHE_DIR": str(self.ccache_dir),
             "CONAN_HOME": str(conan_home),
+            # FA4's exports have a content cache of their own (not ccache's, so not on
+            # the remote): shared by the checkouts as Conan's home is, empty at first.
+            "INFERCORE_EXPORT_CACHE": str(conan_home.parent / "fa4-exports"),
             # Its own build tree, inside it (base_dir is the checkout).
             "INFERCORE_BUILD_DIR": None,
             "INFERCORE_CCACHE": None,

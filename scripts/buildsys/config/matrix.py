@@ -47,10 +47,22 @@ CORE_MEMORY = "core"  # [kernel-memory] key of the engine core's own TUs
 
 Fa2HeadDim = Literal[32, 64, 96, 128, 192, 256]  # what FA2 2.8.3 ships TUs for
 FmhaHeadDim = Literal[64, 128, 256]  # what CUTLASS's Hopper FMHA example configures
+# FA4's forward on sm_90a (8-256) and sm_100a (8-128, and 256): the buckets an engine uses.
+Fa4HeadDim = Literal[64, 128, 256]
 Dtype = Literal["bf16", "fp16"]
 GemmDtype = Literal["bf16"]  # the warp-specialized GEMM is instantiated for bf16 only
 
 PositiveNumber = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Dtypes = Annotated[tuple_of(Dtype), Field(min_length=1)]
+CausalFlags = Annotated[tuple_of(StrictBool), Field(min_length=1)]
+
+
+def _dtypes_field() -> Any:
+    return Field(description="element types", examples=[["bf16", "fp16"]])
+
+
+def _causal_field() -> Any:
+    return Field(description="causal masking: false, true or both", examples=[[False, True]])
 
 
 def _name_field(what: str) -> Any:
@@ -345,12 +357,8 @@ class Fa2Spec(Model):
     headdims: Annotated[tuple_of(int_choice(Fa2HeadDim)), Field(min_length=1)] = Field(
         description="head dimensions", examples=[[64, 128, 256]]
     )
-    dtypes: Annotated[tuple_of(Dtype), Field(min_length=1)] = Field(
-        description="element types", examples=[["bf16", "fp16"]]
-    )
-    causal: Annotated[tuple_of(StrictBool), Field(min_length=1)] = Field(
-        description="causal masking: false, true or both", examples=[[False, True]]
-    )
+    dtypes: Dtypes = _dtypes_field()
+    causal: CausalFlags = _causal_field()
     split: Annotated[tuple_of(StrictBool), Field(min_length=1)] = Field(
         (False,),
         description="[false]: the plain kernels; [false, true]: split-KV kernels too "
@@ -417,6 +425,44 @@ class CutlassSm90Spec(Model):
         return names
 
 
+class Fa4Spec(Model):
+    """[kernel-profiles.NAME.fa4]: the FlashAttention-4 forward variants exported ahead of
+    time (CuTe DSL), one per combination; the head ratio is compiled in (pack_gqa)."""
+
+    headdims: Annotated[tuple_of(int_choice(Fa4HeadDim)), Field(min_length=1)] = Field(
+        description="head dimensions", examples=[[64, 128, 256]]
+    )
+    dtypes: Dtypes = _dtypes_field()
+    causal: CausalFlags = _causal_field()
+    heads_ratios: Annotated[
+        tuple_of(Annotated[StrictInt, Field(ge=1, le=64)]), Field(min_length=1)
+    ] = Field(
+        (1,),
+        alias="heads-ratios",
+        description="query heads per KV head, each its own variant (FA4 compiles the ratio "
+        "in: 1 is multi-head attention, above 1 grouped-query attention with pack_gqa)",
+        examples=[[1, 4, 8]],
+    )
+
+    def variants(self) -> list[tuple[str, str, int, bool, int]]:
+        """(unit name, dtype, head dim, causal, heads ratio) of every variant."""
+        out = []
+        for hdim in self.headdims:
+            for dtype in self.dtypes:
+                for causal in self.causal:
+                    for ratio in self.heads_ratios:
+                        name = f"fa4_hdim{hdim}_{dtype}{'_causal' if causal else ''}"
+                        name += f"_gqa{ratio}" if ratio > 1 else ""
+                        out.append((name, dtype, hdim, causal, ratio))
+        return out
+
+    def units(self) -> list[str]:
+        return [v[0] for v in self.variants()]
+
+
+Spec = Fa2Spec | CutlassSm90Spec | Fa4Spec
+
+
 class Profile(Model):
     """[kernel-profiles.NAME]: what each kernel family compiles (one sub-table per family)."""
 
@@ -426,12 +472,16 @@ class Profile(Model):
     cutlass_sm90: CutlassSm90Spec | None = Field(
         None, alias="cutlass-sm90", description="the CUTLASS Hopper kernels; absent: none"
     )
+    fa4: Fa4Spec | None = Field(
+        None, description="the FlashAttention-4 variants (exported ahead of time); absent: none"
+    )
 
-    def specs(self) -> dict[str, Fa2Spec | CutlassSm90Spec]:
+    def specs(self) -> dict[str, Spec]:
         """Family name -> spec, for the families this profile declares."""
-        specs: dict[str, Fa2Spec | CutlassSm90Spec | None] = {
+        specs: dict[str, Spec | None] = {
             "fa2": self.fa2,
             "cutlass-sm90": self.cutlass_sm90,
+            "fa4": self.fa4,
         }
         return {family: spec for family, spec in specs.items() if spec is not None}
 
@@ -443,8 +493,8 @@ class Profile(Model):
                     check(
                         (),
                         "the profile declares no kernel family, so it builds nothing",
-                        allowed="[kernel-profiles.NAME.fa2] and/or [kernel-profiles.NAME."
-                        "cutlass-sm90]",
+                        allowed="[kernel-profiles.NAME.fa2], [kernel-profiles.NAME."
+                        "cutlass-sm90] and/or [kernel-profiles.NAME.fa4]",
                         fix="add a sub-table for a family, or remove the profile",
                     )
                 ]

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from ..config import BuildMatrix, SourcesLock
 from ..errors import ToolMissing
-from ..util import console, runner
+from ..util import console, uvlock
 from ..util.fs import write_if_changed
 from ..util.paths import Paths
 from . import engine as engines
@@ -24,32 +24,14 @@ TOOLS_LOCK_HEADER = """\
 
 def update_tools_lock(paths: Paths) -> None:
     """Hash-lock pyproject's image group for every Python the images may carry."""
-    import uv  # the pinned uv of the buildsys group
-
-    out = paths.build / "tools.lock.txt"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    runner.call(
-        [
-            uv.find_uv_bin(),
-            "pip",
-            "compile",
-            "--group",
-            "pyproject.toml:image",
-            "--generate-hashes",
-            "--universal",
-            "--python-version",
-            "3.10",
-            "--only-binary",
-            ":all:",
-            "--no-header",
-            "--quiet",
-            "-o",
-            out,
-        ],
+    body = uvlock.lock_group(
+        paths,
+        "image",
+        paths.build / "tools.lock.txt",
         what="locking the images' tools",
-        cwd=paths.root,
+        options=["--universal", "--python-version", "3.10"],
     )
-    text = TOOLS_LOCK_HEADER + out.read_text()
+    text = TOOLS_LOCK_HEADER + body
     changed = write_if_changed(paths.root / "docker" / image_builds.TOOLS_LOCK, text)
     console.say("images", f"docker/{image_builds.TOOLS_LOCK} {'updated' if changed else 'current'}")
 

@@ -343,6 +343,13 @@ def run_command(
         setenv[var] = str(host_path)
 
     cache("INFERCORE_SOURCE_CACHE", paths.source_cache, "sources", required=True)
+    # FA4's exports are content-addressed and portable; a tool environment is named after
+    # its interpreter, so the image's gets a directory of its own beside the host's.
+    cache("INFERCORE_EXPORT_CACHE", paths.export_cache, "exports", required=False)
+    cache("INFERCORE_TOOL_CACHE", paths.tool_cache, "tools", required=False)
+    for link in env.get("INFERCORE_TORCH_FIND_LINKS", "").split():
+        if Path(link).is_dir():  # a local directory of wheels (URLs need no mount)
+            mounts.append((Path(link).resolve(), Path(link).resolve(), "ro"))
     home = Path.home()
     cache("CCACHE_DIR", home / ".cache" / "ccache", "ccache", required=False)
     cache("PIP_CACHE_DIR", home / ".cache" / "pip", "pip", required=False)

@@ -33,23 +33,27 @@ from ..sources import cache as sources
 from ..util import cmake, console, runner
 from ..util.fs import atomic_write, locked, sha256_file
 from ..util.paths import Paths
+from . import fa4
 from . import shard as sharding
 from . import verify as kernelverify
 from .profile import KernelPlan, plan
 
 # The pinned sources (sources.lock.toml) every kernel library is compiled from: FA2's
-# kernels and CUTLASS (CuTe, the Hopper FMHA and GEMM). The wheels' SBOM lists them.
-SOURCES = ("cutlass", "flash-attention")
+# kernels, CUTLASS (CuTe, the Hopper FMHA and GEMM) and FA4's CuTe DSL sources. The
+# wheels' SBOM lists them.
+SOURCES = ("cutlass", "flash-attention", fa4.SOURCE)
 # Generated CUTLASS TUs are named after what they hold (cmake/cutlass.cmake).
 CUTLASS_OBJECT = re.compile(r"^(fmha|gemm)_sm90")
 REGISTRY_OBJECT = "registry.cu.o"
-HEAVY_FAMILIES = ("fa2", "cutlass-sm90")
+HEAVY_FAMILIES = ("fa2", "cutlass-sm90", fa4.FAMILY)
 # CMake target names of a group's code (csrc/kernels/CMakeLists.txt), longest first.
 TARGET_PREFIXES = (
     "infercore_cutlass_sm90_",
     "infercore_fa2_entry_",
+    "infercore_registry_",
     "infercore_kernels_",
     "infercore_fa2_",
+    "infercore_fa4_",
 )
 
 
@@ -127,6 +131,7 @@ def cmake_inputs(
     pools: dict[str, int],
     report: Path,
     launcher: list[str],
+    fa4_inputs: fa4.Fa4Inputs | None = None,
 ) -> dict[str, str]:
     """The -D definitions of the profile's tree: shared profile lists, then per group."""
     profile_defines: dict[str, str] = {}
@@ -147,6 +152,8 @@ def cmake_inputs(
         "CMAKE_CXX_COMPILER_LAUNCHER": ";".join(launcher),
         **profile_defines,
     }
+    if fa4_inputs is not None:
+        defines |= fa4.cmake_inputs(fa4_inputs, plans, report=report)
     for p in plans:
         g = p.group.name
         defines[f"INFERCORE_{g}_FAMILIES"] = ";".join(p.units)
@@ -237,6 +244,7 @@ def build(
     srcs = source_dirs(paths, lock, offline=offline)
     cache = ccache.prepare(paths, matrix, lock, offline=offline)
     records_file = tree / "tu-report.jsonl"
+    fa4_inputs = fa4.prepare(paths, lock, configured, plans, srcs=srcs, offline=offline, log=log)
     defines = cmake_inputs(
         configured,
         nvcc=nvcc_tool.real(nvcc),
@@ -244,6 +252,7 @@ def build(
         pools=pools,
         report=records_file,
         launcher=launcher(records_file, cache),
+        fa4_inputs=fa4_inputs,
     )
     configure = [
         "cmake",
@@ -433,6 +442,10 @@ def expectations(
         if CUTLASS_OBJECT.match(obj):
             expect_sass[obj], expect_ptx[obj] = sass(families.get("cutlass-sm90", ())), set()
             hopper.append(obj)
+        elif fa4.is_object(obj):
+            # Its device code is the DSL's embedded fatbins, which cuobjdump does not list:
+            # checked one by one (verify.check_fatbins).
+            expect_sass[obj], expect_ptx[obj] = set(), set()
         elif obj == REGISTRY_OBJECT:
             expect_sass[obj] = sass(union)
             expect_ptx[obj] = {p for p in ptx if p[3:] in union}
@@ -450,6 +463,11 @@ def _verify(build: KernelBuild) -> kernelverify.Verification:
     problems = kernelverify.check(
         v, expect_sass=expect_sass, expect_ptx=expect_ptx, hopper_objects=hopper
     )
+    if variants := fa4.variants(plan):
+        members = [m for m in kernelverify.archive_members(build.library) if fa4.is_object(m)]
+        v.fatbins = kernelverify.inspect_fatbins(build.library, members, mma=fa4.MMA)
+        expected = [variant.arch for variant in variants]
+        problems += kernelverify.check_fatbins(v.fatbins, expected, mma=fa4.MMA)
     if problems:
         build.library.unlink()  # never leave an unverified library where the wheels look
         raise kernelverify.VerificationFailed(
@@ -488,6 +506,7 @@ def report(
         "library_mib": round(build.library.stat().st_size / 2**20, 2),
         "sass": {k: sorted(s) for k, s in v.sass.items()},
         "wgmma": v.wgmma,
+        "fa4": v.fatbins,
         "slowest": [Path(r["object"]).name for r in slowest[:3]],
         "tus": records,
     }
@@ -499,7 +518,7 @@ def report(
         f"{summary['compile_cpu_s']} s compile time, peak TU {summary['peak_tu_mib']:.0f} MiB; "
         f"library {summary['library_mib']} MiB, verified "
         f"(SASS per arch{', PTX' if build.plan.arch_plan.ptx else ''}"
-        f"{', wgmma' if v.wgmma else ''}, symbols)",
+        f"{', wgmma' if v.wgmma else ''}{', FA4 fatbins' if v.fatbins else ''}, symbols)",
         style="green",
     )
     atomic_write(build.report_file, json.dumps(summary, indent=2) + "\n")

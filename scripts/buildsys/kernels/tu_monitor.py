@@ -76,7 +76,9 @@ def main(argv: list[str]) -> int:
             "remote": _remote_verdict(counters),
             "rc": rc,
         }
-        if build_log and text:
+        # Only ccache's own records (a "# SOURCE" line, then counters): the FA4 exporter
+        # writes a bare verdict for this monitor, which is not a ccache compile.
+        if build_log and text.startswith("#"):
             with open(build_log, "a") as f:
                 f.write(text)
     finally:

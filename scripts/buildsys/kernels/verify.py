@@ -5,6 +5,10 @@
 - wgmma (HGMMA in SASS) in every Hopper CUTLASS object: code built for plain
   sm_90 instead of sm_90a compiles without complaint and aborts at run time;
 - no undefined symbol outside an allowlist (no torch, c10 or ATen).
+- FA4's exported variants (a CuTe DSL fatbin each, embedded in the group's FA4
+  object where cuobjdump does not look for it): SASS for their arch only, no PTX,
+  the arch's tensor-core instruction (HGMMA on sm_90a, UTCHMMA on sm_100a), and no
+  torch, Python or TVM-FFI symbol among the undefined ones.
 
 cuobjdump and nvdisasm come from their PyPI wheels (the `kernels` dependency
 group) when the toolkit has none.
@@ -15,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,7 +52,11 @@ ALLOWED_UNDEFINED = tuple(
         r"^(pthread_\w+|__tls_get_addr|_GLOBAL_OFFSET_TABLE_|__assert_fail|__errno_location)$",
     )
 )
-FORBIDDEN = re.compile(r"(^|[^A-Za-z])(_ZN2at|_ZN3c10|_ZN5torch|at::|c10::|torch::)")
+FORBIDDEN = re.compile(
+    r"(^|[^A-Za-z])(_ZN2at|_ZN3c10|_ZN5torch|at::|c10::|torch::)"
+    # Python's C API and TVM-FFI (the DSL's other export flavour): never in a kernel library.
+    r"|^_?(Py[A-Z_]\w*|_Py\w+|TVMFFI\w*|tvm_ffi\w*)$"
+)
 
 
 @dataclass
@@ -56,6 +65,9 @@ class Verification:
     ptx: dict[str, set[str]] = field(default_factory=dict)
     wgmma: dict[str, int] = field(default_factory=dict)  # object -> HGMMA count
     undefined: list[str] = field(default_factory=list)
+    # FA4: "MEMBER#i" (the i-th variant's fatbin in the member) -> {"sass": [...],
+    # "ptx": [...], "mma": {instruction: count}}
+    fatbins: dict[str, dict] = field(default_factory=dict)
 
     def as_json(self) -> dict:
         return {
@@ -63,6 +75,7 @@ class Verification:
             "ptx": {k: sorted(s) for k, s in self.ptx.items()},
             "wgmma": self.wgmma,
             "undefined": self.undefined,
+            "fatbins": self.fatbins,
         }
 
     def __post_init__(self) -> None:  # from as_json(): lists back to sets
@@ -108,6 +121,89 @@ def _members(listing: str, kind: str) -> dict[str, set[str]]:
 def _run(cmd: list[str], env: dict[str, str] | None = None) -> str:
     what = " ".join(Path(c).name if i == 0 else c for i, c in enumerate(cmd[:2]))
     return runner.call(cmd, what=what, env=env, capture=True, echo=False).output
+
+
+def archive_members(library: Path) -> list[str]:
+    return _run(["ar", "t", str(library)]).split()
+
+
+def dsl_fatbins(obj: Path) -> list[bytes]:
+    """The fatbins of a CuTe DSL export (or of objects joined from several by `ld -r`):
+    each is a `kernels_binary` symbol's bytes in a data section, not CUDA's .nv_fatbin
+    section that cuobjdump looks in. In link order, i.e. the exports' order."""
+    from elftools.elf.elffile import ELFFile
+
+    found = []
+    with obj.open("rb") as f:
+        elf = ELFFile(f)
+        symtab = elf.get_section_by_name(".symtab")
+        for sym in symtab.iter_symbols() if symtab is not None else ():
+            if sym.name != "kernels_binary" or not isinstance(sym["st_shndx"], int):
+                continue
+            section = elf.get_section(sym["st_shndx"])
+            found.append((section["sh_offset"] + sym["st_value"], sym["st_size"]))
+        blobs = []
+        for start, size in sorted(found):
+            f.seek(start)
+            blobs.append(f.read(size))
+    return blobs
+
+
+def inspect_fatbins(library: Path, members: list[str], *, mma: dict[str, str]) -> dict[str, dict]:
+    """Every embedded DSL fatbin of the library's `members`: its SASS and PTX archs and how
+    often each arch's tensor-core instruction (`mma`: arch -> mnemonic prefix) occurs."""
+    cuobjdump = nvidia_tool("cuobjdump")
+    nvdisasm = nvidia_tool("nvdisasm")
+    env = {**os.environ, "PATH": f"{nvdisasm.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    out: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="infercore-fatbins-") as tmp:
+        work = Path(tmp)
+        for member in members:
+            runner.call(["ar", "x", library, member], what="ar x", cwd=work, echo=False)
+            for i, blob in enumerate(dsl_fatbins(work / member)):
+                fatbin = work / f"{member}.{i}.fatbin"
+                fatbin.write_bytes(blob)
+                sass = _members(_run([str(cuobjdump), "--list-elf", str(fatbin)]), "ELF")
+                ptx = _members(_run([str(cuobjdump), "--list-ptx", str(fatbin)]), "PTX")
+                archs = sorted(set().union(*sass.values())) if sass else []
+                listing = _run([str(cuobjdump), "-sass", str(fatbin)], env=env)
+                counts = {
+                    arch: len(re.findall(rf"\b{mma[arch]}\w*", listing))
+                    for arch in archs
+                    if arch in mma
+                }
+                out[f"{member}#{i}"] = {
+                    "sass": archs,
+                    "ptx": sorted(set().union(*ptx.values())) if ptx else [],
+                    "mma": counts,
+                }
+    return out
+
+
+def check_fatbins(
+    fatbins: dict[str, dict], expected: list[str], *, mma: dict[str, str]
+) -> list[str]:
+    """Problems of the embedded fatbins against `expected`: each variant's arch, in order."""
+    problems = []
+    if len(fatbins) != len(expected):
+        problems.append(
+            f"FA4: {len(fatbins)} embedded fatbin(s) for {len(expected)} exported variant(s)"
+        )
+    for (name, found), arch in zip(fatbins.items(), expected, strict=False):
+        if found["sass"] != [arch]:
+            problems.append(
+                f"{name}: SASS for {', '.join(found['sass']) or 'nothing'}, expected {arch} only"
+            )
+        if found["ptx"]:
+            problems.append(
+                f"{name}: carries PTX ({', '.join(found['ptx'])}) that was not asked for"
+            )
+        if not found["mma"].get(arch):
+            problems.append(
+                f"{name}: no {mma.get(arch, '?')} instruction in its {arch} code: not a "
+                "tensor-core FlashAttention kernel for this arch"
+            )
+    return problems
 
 
 def inspect(library: Path, *, count_wgmma: bool) -> Verification:

@@ -37,18 +37,31 @@ class Paths:
     root: Path  # the source tree
     build: Path  # the build tree: INFERCORE_BUILD_DIR, default ROOT/build
     source_cache: Path  # pinned downloads: INFERCORE_SOURCE_CACHE
+    # Build-time tool environments (the CuTe DSL's) and content-addressed kernel exports
+    # (FA4's): INFERCORE_TOOL_CACHE, INFERCORE_EXPORT_CACHE; None: beside source_cache.
+    tool_cache_dir: Path | None = None
+    export_cache_dir: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, root: Path = ROOT) -> Paths:
         env = os.environ if env is None else env
         root = root.resolve()
+        cache = Path.home() / ".cache" / "infercore"
         return cls(
             root=root,
             build=_dir_setting(env, "INFERCORE_BUILD_DIR", root / "build"),
-            source_cache=_dir_setting(
-                env, "INFERCORE_SOURCE_CACHE", Path.home() / ".cache" / "infercore" / "sources"
-            ),
+            source_cache=_dir_setting(env, "INFERCORE_SOURCE_CACHE", cache / "sources"),
+            tool_cache_dir=_dir_setting(env, "INFERCORE_TOOL_CACHE", cache / "tools"),
+            export_cache_dir=_dir_setting(env, "INFERCORE_EXPORT_CACHE", cache / "exports"),
         )
+
+    @property
+    def tool_cache(self) -> Path:
+        return self.tool_cache_dir or self.source_cache.parent / "tools"
+
+    @property
+    def export_cache(self) -> Path:
+        return self.export_cache_dir or self.source_cache.parent / "exports"
 
     @property
     def matrix_file(self) -> Path:

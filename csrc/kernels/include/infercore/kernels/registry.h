@@ -1,8 +1,8 @@
 // The dispatch table of one kernel library (libinfercore_kernels_<group>.a).
 //
 // Generated from the kernel profile at build time (csrc/kernels/registry.cu
-// expands the X-macro lists that cmake/flash-attention.cmake and
-// cmake/cutlass.cmake write), so it lists exactly what was compiled.
+// expands the X-macro lists that cmake/flash-attention.cmake, cmake/cutlass.cmake and
+// cmake/flash-attention-4.cmake write), so it lists exactly what was compiled.
 #pragma once
 
 #include "infercore/kernels/api.h"
@@ -18,7 +18,7 @@ struct CcRange {
 };
 
 struct AttentionKernel {
-    const char* backend;  // "fa2", "fmha-sm90"
+    const char* backend;  // "fa2", "fmha-sm90", "fa4"
     DType dtype;
     int headdim;
     bool causal;
@@ -26,6 +26,7 @@ struct AttentionKernel {
     AttentionSupports supports;
     AttentionRun run;
     bool split_kv = false;  // also splits the KV sequence when the GPU would idle (fa2)
+    int heads_ratio = 0;    // the nheads / nheads_kv it is compiled for (fa4); 0: any
 };
 
 struct GemmKernel {
