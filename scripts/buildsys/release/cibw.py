@@ -26,6 +26,9 @@ SOURCES = PurePosixPath("/infercore/sources")  # mounted: the pinned sources cac
 RESULTS = PurePosixPath("/infercore/results")  # mounted: this run's junit files
 PIP_CACHE = PurePosixPath("/infercore/pip-cache")
 UV_CACHE = PurePosixPath("/infercore/uv-cache")
+# mounted: FA4's content-addressed exports, made on the host before cibuildwheel starts
+# (release/run.py), so the image needs no CuTe DSL environment of its own.
+EXPORTS = PurePosixPath("/infercore/exports")
 CCACHE = PurePosixPath("/infercore/ccache")  # used by the kernel builds where ccache is
 CA = PurePosixPath("/etc/infercore/ca.pem")
 # The release image's tool venv (docker/scripts/install-tools.sh): buildsys runs with it.

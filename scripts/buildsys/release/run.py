@@ -97,6 +97,7 @@ def environment(
         "PIP_CACHE_DIR": str(cibw.PIP_CACHE),
         "UV_CACHE_DIR": str(cibw.UV_CACHE),
         "CCACHE_DIR": str(cibw.CCACHE),
+        "INFERCORE_EXPORT_CACHE": str(cibw.EXPORTS),
         "PYTHONUNBUFFERED": "1",
     }
     if container_session.host_ca(env) is not None:
@@ -129,6 +130,30 @@ class Progress:
         elif (m := FINISHED.search(line)) and self.current:
             self.seconds[self.current.split("-")[0]] = time.monotonic() - self.started
             console.say("cibuildwheel", f"{self.current}: done in {m.group(2)}", style="green")
+
+
+def _export_fa4(
+    paths: Paths,
+    matrix: BuildMatrix,
+    lock: SourcesLock,
+    chosen: cells.Cell,
+    *,
+    jobs: int,
+    profile: str | None,
+) -> None:
+    """FA4's variants exported here, into the export cache the container mounts: the
+    export needs the CuTe DSL tool environment (a CPU torch and the DSL, gigabytes, made
+    for this host's CPython 3.11), which the release image does not carry. A cache that
+    holds them already makes this a check of a few files."""
+    from ..engine.core import kernel_plans
+    from ..kernels import fa4
+
+    if not chosen.target.is_cuda:
+        return
+    plans = kernel_plans(matrix, chosen.target, profile)
+    if any(fa4.FAMILY in p.units for p in plans):
+        paths.export_cache.mkdir(parents=True, exist_ok=True)
+        fa4.fill_cache(paths, lock, plans, jobs=jobs, offline=False)
 
 
 def _check_cibuildwheel() -> None:
@@ -213,6 +238,7 @@ def run(
             style="yellow",
         )
     _check_cibuildwheel()
+    _export_fa4(paths, matrix, lock, chosen, jobs=jobs, profile=profile)
     label = uuid.uuid4().hex[:12]
     build_tree = fresh_build_tree(paths, chosen.name, entry)
     clean_stale_temps(paths.build / "staging")
@@ -232,6 +258,7 @@ def run(
             cibw.Mount(_cache_dir("PIP_CACHE_DIR", "pip"), cibw.PIP_CACHE),
             cibw.Mount(_cache_dir("UV_CACHE_DIR", "uv"), cibw.UV_CACHE),
             cibw.Mount(_cache_dir("CCACHE_DIR", "ccache"), cibw.CCACHE),
+            cibw.Mount(paths.export_cache, cibw.EXPORTS),
         ]
         if (ca := container_session.host_ca(os.environ)) is not None:
             mounts.append(cibw.Mount(ca, cibw.CA, "ro"))
