@@ -670,13 +670,7 @@ def dispatch(args: argparse.Namespace, paths: Paths) -> None:
         from .host import memory
         from .kernels import build, fa4
 
-        target = matrix.default_target(cuda_available=True)
-        plans = build.plans_for(
-            matrix,
-            args.groups or list(target.kernel_archs),
-            profile=args.profile or target.kernel_profile or "ci",
-            cuda=args.cuda or str(target.cuda),
-        )
+        plans = build.requested_plans(matrix, args.groups, profile=args.profile, cuda=args.cuda)
         pools = build.job_pools(
             [fa4.FAMILY],
             memory_gib=dict(matrix.kernel_memory),

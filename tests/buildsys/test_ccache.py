@@ -6,26 +6,20 @@ The whole builds from two checkouts against a real redis-server, the sharded ker
 build and the faults: tests/integration/test_compiler_cache.py.
 """
 
-import shutil
-import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 from buildsys import ccache, config
-from buildsys.ccache import remote, stats, tool
+from buildsys.ccache import redis_server, remote, stats, tool
 from buildsys.ccache.config import render
-from buildsys.errors import UsageError
+from buildsys.errors import ToolMissing, UsageError
 from buildsys.host import nvcc as nvcc_tool
 from buildsys.util.paths import ROOT, Paths
 
 CFG = config.load(ROOT)
 MATRIX, LOCK = CFG.matrix, CFG.lock
 NVCC = nvcc_tool.find()
-REDIS = shutil.which("redis-server") or (
-    "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
-)
 
 
 def matrix_with(**table):
@@ -158,23 +152,12 @@ def compile_in(pinned, root: Path, remote: str, argv: list[str], tmp: Path) -> s
 
 @pytest.fixture
 def redis(tmp_path):
-    if REDIS is None:
+    try:
+        redis_server.binary()
+    except ToolMissing:
         pytest.skip("needs redis-server (Debian's package; .ci/run installs it)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}"
-    for _ in range(100):
-        if not remote.problem(url, timeout=0.2):
-            break
-        time.sleep(0.05)
-    yield url
-    proc.terminate()
-    proc.wait(10)
+    with redis_server.running(tmp_path / "redis") as server:
+        yield server.url
 
 
 def nvcc_argv(root: Path, isystem: str) -> list[str]:
@@ -233,9 +216,7 @@ def test_two_checkouts_share_a_cxx_entry_and_the_stats_say_so(pinned, redis, tmp
 
 
 def test_an_unreachable_remote_is_a_counted_fault_not_a_failure(pinned, tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed = f"redis://127.0.0.1:{s.getsockname()[1]}"
+    closed = f"redis://127.0.0.1:{redis_server.free_port()}"
     a = checkout(tmp_path, "a")
     argv = ["g++", "-I", f"{a}/include", "-c", f"{a}/c.cc", "-o", "c.o"]
     block = compile_in(pinned, a, closed, argv, tmp_path)

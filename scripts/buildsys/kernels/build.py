@@ -559,10 +559,21 @@ def run(
     shard: sharding.Shard | None = None,
 ) -> list[KernelBuild]:
     """`nox -s kernels-<group>`: defaults from the CUDA target `nox -s wheels` would build."""
-    cuda_target = matrix.default_target(cuda_available=True)
-    groups = groups or list(cuda_target.kernel_archs)
-    cuda = cuda or str(cuda_target.cuda)
-    profile = profile or cuda_target.kernel_profile or "ci"
-    plans = plans_for(matrix, groups, profile=profile, cuda=cuda)  # checked before any tool
-    nvcc = require_nvcc(f"kernels-{'+'.join(groups)}", cuda, compiler)
+    plans = requested_plans(matrix, groups, profile=profile, cuda=cuda)  # before any tool
+    label = "+".join(p.group.name for p in plans)
+    nvcc = require_nvcc(f"kernels-{label}", plans[0].cuda, compiler)
     return build(paths, matrix, lock, plans, nvcc=nvcc, jobs=jobs, offline=offline, shard=shard)
+
+
+def requested_plans(
+    matrix: BuildMatrix, groups: Sequence[str], *, profile: str | None, cuda: str | None
+) -> list[KernelPlan]:
+    """The plans `buildsys kernels` asks for: unnamed groups, profile and CUDA version
+    default to those of the CUDA target that `nox -s wheels` would build."""
+    cuda_target = matrix.default_target(cuda_available=True)
+    return plans_for(
+        matrix,
+        list(groups) or list(cuda_target.kernel_archs),
+        profile=profile or cuda_target.kernel_profile or "ci",
+        cuda=cuda or str(cuda_target.cuda),
+    )
