@@ -3,8 +3,8 @@
 # PyTorch (e.g. the H200 lent by the `device` tool: no registry there, so Python packages
 # and the pinned sources arrive with the tree).
 #
-#   tests/gpu/run-on-gpu.sh [--profile NAME] [--groups "sm80 sm90"] [--wheel FILE] [--out DIR]
-#                           [--steps build,tests,bench]
+#   tests/gpu/run-on-gpu.sh [--profile NAME] [--groups "sm80 sm90"] [--compile-groups "sm100"]
+#                           [--wheel FILE] [--out DIR] [--steps build,tests,bench]
 #
 # Without --wheel it builds the kernel libraries of the profile for each arch group
 # (buildsys kernels: timed, memory-sized, verified, with the per-TU report), the core
@@ -13,22 +13,26 @@
 # GPU float32 reference, the reference-kernel and engine tests, and the benchmark.
 # --steps runs a subset (default: all three); a step after an earlier call's build reuses
 # that build (ninja and the kernels' stamps make it a no-op), e.g. to split a long run
-# across calls with a time limit.
+# across calls with a time limit. --compile-groups are built in the same one-pool kernel
+# build (and reported) but not linked into the core: an arch this GPU cannot run.
 #
 # Environment: INFERCORE_SOURCE_CACHE (pinned source archives, default ~/.cache/infercore),
-# INFERCORE_BUILD_MEMORY_GIB (memory the compiles may use), WHEELHOUSE (wheels of missing
-# Python packages: pip-installed with --no-index into a private target).
+# INFERCORE_EXPORT_CACHE (FlashAttention-4's exported variants: the H200 machine has no CuTe
+# DSL environment, so they are exported elsewhere and carried), INFERCORE_BUILD_MEMORY_GIB
+# (memory the compiles may use), WHEELHOUSE (wheels of missing Python packages:
+# pip-installed with --no-index into a private target).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-profile=release groups="sm80 sm90" wheel="" out="${OUT:-build/gpu-run}" steps="build,tests,bench"
+profile=release groups="sm80 sm90" compile_groups="" wheel="" out="${OUT:-build/gpu-run}" steps="build,tests,bench"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --profile) profile="$2"; shift 2 ;;
     --groups) groups="$2"; shift 2 ;;
+    --compile-groups) compile_groups="$2"; shift 2 ;;
     --wheel) wheel="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --steps) steps="$2"; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "run-on-gpu.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -57,14 +61,17 @@ elif step build; then
   # All groups in one memory-sized pool (needs buildsys's pinned tools: rich, filelock,
   # pydantic, the nvidia cuobjdump/nvdisasm wheels).
   # shellcheck disable=SC2086  # one word per group
-  PYTHONPATH="scripts:$PYTHONPATH" python3 -m buildsys kernels $groups --profile "$profile"
+  PYTHONPATH="scripts:$PYTHONPATH" python3 -m buildsys kernels $groups $compile_groups --profile "$profile"
+  for group in $groups $compile_groups; do
+    cp "build/kernels/$profile/$group/install/share/infercore/infercore_kernels_$group.json" "$out/"
+  done
   for group in $groups; do
     prefixes+=("$PWD/build/kernels/$profile/$group/install")
-    cp "build/kernels/$profile/$group/install/share/infercore/infercore_kernels_$group.json" "$out/"
   done
   cp build/kernels/"$profile"/schedule-*.json "$out/"
   echo "kernel libraries ($profile: $groups) built in $(( $(date +%s) - start )) s"
   archs=$(python3 -c 'import tomllib; print(";".join(tomllib.load(open("build-matrix.toml","rb"))["targets"]["cuda-x86_64"]["sass-archs"]))')
+  # shellcheck disable=SC2086  # word splitting normalises the spaces
   group_list=$(echo $groups | tr ' ' ';')
   prefix_list=$(IFS=';'; echo "${prefixes[*]}")
   cmake -S . -B build/gpu-dev -G Ninja -DCMAKE_BUILD_TYPE=Release \
