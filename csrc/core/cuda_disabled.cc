@@ -46,6 +46,7 @@ std::string attention_backend(const detail::AttentionShape&, DType, int, bool) {
 std::vector<KernelInfo> attention_kernels() { return {}; }
 std::vector<KernelInfo> gemm_kernels() { return {}; }
 std::vector<std::string> kernel_libraries() { return {}; }
+std::vector<HopperAttentionRuleInfo> hopper_attention_rules() { return {}; }
 
 }  // namespace cuda
 }  // namespace infercore

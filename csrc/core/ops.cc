@@ -96,6 +96,9 @@ std::string attention_backend(int device, DType dtype, int64_t headdim, bool cau
 std::vector<KernelInfo> attention_kernels() { return cuda::attention_kernels(); }
 std::vector<KernelInfo> gemm_kernels() { return cuda::gemm_kernels(); }
 std::vector<std::string> kernel_libraries() { return cuda::kernel_libraries(); }
+std::vector<HopperAttentionRuleInfo> hopper_attention_rules() {
+  return cuda::hopper_attention_rules();
+}
 
 std::vector<int64_t> attention_output_shape(const TensorView& q, const TensorView& k,
                                             const TensorView& v) {

@@ -3,6 +3,7 @@
 // (allocating results, finding the caller's stream) lives in python/infercore.
 #include <pybind11/pybind11.h>
 
+#include <climits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -151,6 +152,19 @@ py::dict build_info() {
   kernels["libraries"] = to_list(infercore::kernel_libraries());
   kernels["attention"] = to_dicts(infercore::attention_kernels(), true);
   kernels["gemm"] = to_dicts(infercore::gemm_kernels(), false);
+  // What "auto" runs on Hopper where fa4 and fmha-sm90 both could (dispatch.h's table).
+  py::list rules;
+  for (const infercore::HopperAttentionRuleInfo& r : infercore::hopper_attention_rules()) {
+    py::dict d;
+    d["backend"] = r.backend;
+    d["causal"] = r.causal < 0 ? py::object(py::none()) : py::object(py::bool_(r.causal != 0));
+    d["min_seqlen_q"] = r.min_seqlen_q;
+    d["max_seqlen_q"] = r.max_seqlen_q == INT_MAX ? py::object(py::none())
+                                                   : py::object(py::int_(r.max_seqlen_q));
+    d["headdim"] = r.headdim == 0 ? py::object(py::none()) : py::object(py::int_(r.headdim));
+    rules.append(d);
+  }
+  kernels["hopper_rules"] = rules;
   // A named slot (docs/KERNELS.md): FA3's C++ sources are on no reachable registry.
   kernels["planned"] = to_list({"fa3 (FlashAttention 3, Hopper)"});
   py::dict runtime;

@@ -200,8 +200,10 @@ def gemm(a: ArrayT, b: Any, *, out: ArrayT | None = None, backend: str = "auto")
 
 def build_info() -> dict[str, Any]:
     """What this build contains (version, compiler and CUDA settings, GPU archs; under
-    "kernels", the fast-kernel libraries and every compiled attention and gemm kernel) and,
-    under "runtime", facts of this machine (visible CUDA devices, CPU code path and threads).
+    "kernels", the fast-kernel libraries, every compiled attention and gemm kernel, and
+    "hopper_rules": which of fa4 and fmha-sm90 "auto" runs on Hopper where both take a call,
+    first matching rule wins, none: fmha-sm90) and, under "runtime", facts of this machine
+    (visible CUDA devices, CPU code path and threads).
     "sbom": the path of the installed wheel's CycloneDX SBOM (.dist-info/sboms/, PEP 770),
     or None where the installed distribution carries none (a plain `pip install .`);
     "build_image": the image it was built in, by reference and digest, as its SBOM records

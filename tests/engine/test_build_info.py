@@ -83,3 +83,19 @@ def test_the_kernel_inventory_names_each_kernels_library_and_fa4s_head_ratio():
             assert k["heads_ratio"] is None
     if not infercore.build_info()["cuda"]["enabled"]:
         assert kernels["attention"] == [] and kernels["libraries"] == []
+
+
+def test_the_hopper_rules_are_the_dispatchers_table():
+    """build_info()["kernels"]["hopper_rules"]: dispatch.h's rows as data (a CUDA build),
+    nothing in a CPU-only build, which dispatches nothing."""
+    info = infercore.build_info()
+    rules = info["kernels"]["hopper_rules"]
+    if not info["cuda"]["enabled"]:
+        assert rules == []
+        return
+    assert rules, "a CUDA build lists the Hopper rules"
+    for r in rules:
+        assert set(r) == {"backend", "causal", "min_seqlen_q", "max_seqlen_q", "headdim"}
+        assert r["backend"] in ("fa4", "fmha-sm90") and r["causal"] in (None, True, False)
+        assert r["max_seqlen_q"] is None or r["max_seqlen_q"] >= r["min_seqlen_q"] >= 0
+        assert r["headdim"] in (None, 64, 128, 256)

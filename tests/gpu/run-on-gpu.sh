@@ -91,6 +91,19 @@ if [[ -z "$wheel" ]]; then
 fi
 
 python3 -c 'import infercore, json; print(json.dumps(infercore.build_info()["kernels"]["libraries"]))'
+python3 -c 'import infercore, json, sys; json.dump(infercore.build_info(), sys.stdout, indent=2, default=str)' \
+  > "$out/build_info.json"
+if [[ -n "$wheel" ]]; then
+  # A release wheel says what built it: its SBOM, and the image by reference and digest.
+  python3 - <<'PY'
+import sys
+import infercore
+info = infercore.build_info()
+print(f"sbom: {info['sbom']}\nbuild image: {info['build_image']}")
+if not info["sbom"] or "@sha256:" not in (info["build_image"] or ""):
+    sys.exit("run-on-gpu.sh: the installed wheel's build_info() names no SBOM or no image digest")
+PY
+fi
 export INFERCORE_REQUIRE_CUDA=1
 if step tests; then
   python3 -m pytest -q -p no:cacheprovider tests/gpu/test_fast_kernels.py --junitxml="$out/fast-kernels.xml"

@@ -180,8 +180,8 @@ def test_decode_on_hopper_runs_split_kv_fa2():
     dtype, d = sorted(both)[0]
     decode = {"dtype": dtype, "headdim": d, "seqlen_q": 1, "seqlen_k": 8192, "nheads": 32}
     assert infercore.attention_backend(0, **decode, nheads_kv=8, batch=1) == "fa2"
-    # 4096 rows x 32 heads: the FMHA's grid fills the GPU.
-    assert infercore.attention_backend(0, dtype=dtype, headdim=d) == "fmha-sm90"
+    # 4096 rows x 32 heads: the FMHA's grid fills the GPU (or the Hopper rules give fa4).
+    assert infercore.attention_backend(0, dtype=dtype, headdim=d) == expected_auto(dtype, d, False)
 
 
 @pytest.mark.skipif(not GEMM, reason=f"this build has no fast gemm kernel for sm_{CC}")
@@ -200,11 +200,31 @@ def test_gemm_kernel_matches_reference(kernel, mkn):
     assert max_rel_err(out, ref) < TOLERANCE[dtype]
 
 
-def expected_auto(dtype, headdim, causal):
-    """What "auto" runs for a multi-head prefill that fills the GPU: on Hopper the CUTLASS
-    FMHA, then fa4 (the dispatcher's Hopper rules keep fmha-sm90 until measured), then fa2;
-    elsewhere fa4 (a multi-head variant), then fa2."""
-    order = ("fmha-sm90", "fa4", "fa2") if CC == 90 else ("fa4", "fa2")
+def hopper_choice(causal, seqlen_q, headdim):
+    """Which of fa4 and fmha-sm90 the Hopper rules give a call (build_info's copy of
+    dispatch.h's table; matched here independently of the dispatcher)."""
+    for r in infercore.build_info()["kernels"]["hopper_rules"]:
+        if r["causal"] is not None and r["causal"] != causal:
+            continue
+        if seqlen_q < r["min_seqlen_q"]:
+            continue
+        if r["max_seqlen_q"] is not None and seqlen_q > r["max_seqlen_q"]:
+            continue
+        if r["headdim"] is not None and r["headdim"] != headdim:
+            continue
+        return r["backend"]
+    return "fmha-sm90"
+
+
+def expected_auto(dtype, headdim, causal, seqlen_q=4096):
+    """What "auto" runs for a multi-head prefill that fills the GPU (attention_backend's
+    default shape): on Hopper fa4 and the CUTLASS FMHA in the order the Hopper rules give,
+    then fa2; elsewhere fa4 (a multi-head variant), then fa2."""
+    if CC == 90:
+        first = hopper_choice(causal, seqlen_q, headdim)
+        order = (first, "fmha-sm90" if first == "fa4" else "fa4", "fa2")
+    else:
+        order = ("fa4", "fa2")
     for backend in order:
         for k in ATTENTION:
             if (k["backend"], k["dtype"], k["headdim"], k["causal"]) == (

@@ -28,6 +28,7 @@ Dispatch gemm(const detail::GemmShape& shape, DType dtype, int device, const voi
               const void* b, void* c, void* stream, const std::string& backend);
 std::string attention_backend(const detail::AttentionShape& shape, DType dtype, int device,
                               bool causal);
+std::vector<HopperAttentionRuleInfo> hopper_attention_rules();
 std::vector<KernelInfo> attention_kernels();
 std::vector<KernelInfo> gemm_kernels();
 std::vector<std::string> kernel_libraries();

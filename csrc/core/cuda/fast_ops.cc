@@ -109,6 +109,15 @@ std::string attention_backend(const detail::AttentionShape& s, DType dtype, int 
   return choose_attention(cc, is_half(dtype), a, "auto", sm_count(device)).backend;
 }
 
+std::vector<HopperAttentionRuleInfo> hopper_attention_rules() {
+  std::vector<HopperAttentionRuleInfo> out;
+  for (size_t i = 0; i < kHopperRules.count; ++i) {
+    const HopperAttentionRule& r = kHopperRules.rules[i];
+    out.push_back({r.backend, r.causal, r.min_seqlen_q, r.max_seqlen_q, r.headdim});
+  }
+  return out;
+}
+
 std::vector<KernelInfo> attention_kernels() {
   std::vector<KernelInfo> out;
   for (const kernels::KernelTable* t : kernel_tables()) {

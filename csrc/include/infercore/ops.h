@@ -57,6 +57,18 @@ std::vector<KernelInfo> attention_kernels();
 std::vector<KernelInfo> gemm_kernels();
 std::vector<std::string> kernel_libraries();
 
+// On Hopper, where fa4 and fmha-sm90 both take a call, which one "auto" runs: the first
+// rule whose ranges hold the call names it; none matches: fmha-sm90. The dispatcher's own
+// table (dispatch.h), listed so that users and the GPU tests read it instead of a copy.
+struct HopperAttentionRuleInfo {
+  std::string backend;    // "fa4" or "fmha-sm90"
+  int causal = -1;        // -1: either; 0 or 1: non-causal or causal calls only
+  int min_seqlen_q = 0;   // seqlen_q in [min_seqlen_q, max_seqlen_q]
+  int max_seqlen_q = 0;
+  int headdim = 0;        // 0: any head dim
+};
+std::vector<HopperAttentionRuleInfo> hopper_attention_rules();  // empty in a CPU-only build
+
 // Shapes of the outputs for valid inputs; these run the same validation as the
 // ops (minus the output checks), so the bindings can allocate `out` safely.
 std::vector<int64_t> attention_output_shape(const TensorView& q, const TensorView& k,
