@@ -257,9 +257,16 @@ TEST(KernelDispatch, AForcedFa4ThatCannotTakeTheShapeSaysWhatIsCompiled) {
 
 TEST(KernelDispatch, HopperRulesChooseBetweenFa4AndTheHopperFmha) {
   const AttentionArgs prefill = shape(DType::bf16, 1, 4096, 4096, 32, 32);
-  // The built-in rules: the Hopper FMHA keeps every shape until the GPU proof measures.
-  EXPECT_EQ(choose_attention(90, true, prefill, "auto", kH200Sms).backend, "fmha-sm90");
-  EXPECT_EQ(hopper_attention_choice(prefill, kHopperRules), "fmha-sm90");
+  // The built-in rules (the H200's figures): fa4 takes head dim 128 from 512 query rows;
+  // decode steps and the other head dims stay with the FMHA (or its split-KV fa2 handoff).
+  EXPECT_EQ(choose_attention(90, true, prefill, "auto", kH200Sms).backend, "fa4");
+  EXPECT_EQ(hopper_attention_choice(prefill, kHopperRules), "fa4");
+  EXPECT_EQ(hopper_attention_choice(shape(DType::bf16, 1, 512, 8192, 32, 8), kHopperRules), "fa4");
+  EXPECT_EQ(hopper_attention_choice(shape(DType::bf16, 1, 1, 8192, 32, 8), kHopperRules),
+            "fmha-sm90");
+  AttentionArgs d64 = prefill;
+  d64.headdim = 64;
+  EXPECT_EQ(hopper_attention_choice(d64, kHopperRules), "fmha-sm90");
   // Rules that give fa4 the prefills of 1024 rows and more.
   const HopperAttentionRule fa4_prefill[] = {{"fa4", kAnyCausal, 1024}};
   const HopperRules rules{fa4_prefill, 1};
