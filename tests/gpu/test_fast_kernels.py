@@ -299,17 +299,16 @@ def test_fa4_replays_in_a_cuda_graph():
 
 
 @pytest.mark.skipif(CC != 90, reason="the Hopper FMHA runs on sm_90 only")
-def test_h200_dispatch_picks_fmha_sm90():
+def test_h200_dispatch_picks_a_hopper_kernel():
+    """A prefill on the H200 runs a Hopper kernel: fmha-sm90, or fa4 where the Hopper rules
+    give it the shape (build_info()["kernels"]["hopper_rules"])."""
     fmha = [k for k in ATTENTION if k["backend"] == "fmha-sm90"]
     if not fmha:
         pytest.fail("this build has no fmha-sm90 kernel: the sm90 kernel library is missing")
-    k = fmha[0]
-    assert (
-        infercore.attention_backend(
-            "cuda:0", dtype=k["dtype"], headdim=k["headdim"], causal=k["causal"]
-        )
-        == "fmha-sm90"
-    )
+    for k in fmha:
+        args = {"dtype": k["dtype"], "headdim": k["headdim"], "causal": k["causal"]}
+        chosen = infercore.attention_backend("cuda:0", **args)
+        assert chosen in ("fmha-sm90", "fa4") and chosen == expected_auto(**args), (k, chosen)
 
 
 @pytest.mark.skipif(not ATTENTION, reason=f"this build has no fast attention kernel for sm_{CC}")
