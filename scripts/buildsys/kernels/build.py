@@ -483,7 +483,8 @@ def report(
 ) -> dict:
     """Print one group's build report and return it (also written beside the library)."""
     table = Table(title=f"kernels {build.plan.group.name} (profile {build.plan.profile.name})")
-    for col in ("translation unit", "wall s", "peak MiB", "ccache"):
+    # "cache": ccache's verdict for a compiled TU, the export cache's for an FA4 variant.
+    for col in ("translation unit", "wall s", "peak MiB", "cache"):
         table.add_column(col, justify="left" if col == "translation unit" else "right")
     slowest = sorted(records, key=lambda r: -r["wall_s"])
     for r in slowest:
@@ -514,7 +515,7 @@ def report(
         console.print(table)
     console.say(
         build.plan.group.name,
-        f"{len(records)} TU(s) compiled ({hits} ccache hits), "
+        f"{len(records)} TU(s) compiled ({hits} cache hits: ccache or FA4 exports), "
         f"{summary['compile_cpu_s']} s compile time, peak TU {summary['peak_tu_mib']:.0f} MiB; "
         f"library {summary['library_mib']} MiB, verified "
         f"(SASS per arch{', PTX' if build.plan.arch_plan.ptx else ''}"
