@@ -103,7 +103,9 @@ def test_a_second_checkout_is_served_from_redis(tmp_path):
     assert f["remote_hit_rate"] >= 0.95, second
     assert second["remote_faults"] == 0
     assert f["identical"], f["artifacts"]
-    assert f["ratio"] <= 0.10, f"second {f['second_s']} s vs first {f['first_s']} s"
+    # The speed (second checkout <= 10% of the first) is the benchmark's figure, `nox -s
+    # bench -- cache` in docs/BENCHMARKS.md, not asserted here: a loaded CI machine moves
+    # wall times, not hits.
 
 
 @needs_nvcc
