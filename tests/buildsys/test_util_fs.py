@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -126,3 +127,16 @@ def test_locked_excludes_a_second_holder_and_says_it_waits(tmp_path, capsys):
     )
     with fs.locked(lock, label="again", what="x"):  # released: free again at once
         pass
+
+
+def test_an_owner_tag_is_dead_only_for_a_gone_process_of_this_host():
+    mine = fs.owner_tag("abc123")
+    assert fs.owner_tag("abc123") == mine and not fs.owner_is_dead(mine)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    host = mine.split(".")[0]
+    assert fs.owner_is_dead(f"{host}.{gone.pid}.abc123")
+    # Another host's process, or a label of another form, is never taken for dead.
+    assert not fs.owner_is_dead(f"elsewhere.{gone.pid}.abc123")
+    for other in ("run1", f"{host}.{gone.pid}", f"{host}.x.abc", ""):
+        assert not fs.owner_is_dead(other), other

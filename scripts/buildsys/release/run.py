@@ -28,7 +28,7 @@ from ..container.engine import Engine
 from ..errors import BuildError, ToolMissing, UsageError
 from ..host import memory
 from ..util import console, runner
-from ..util.fs import clean_stale_temps, temp_dir
+from ..util.fs import clean_stale_temps, owner_is_dead, owner_tag, temp_dir
 from ..util.paths import Paths
 from ..util.project import GIT_SHA_ENV, git_sha, source_date_epoch
 from ..wheels import devicecode, pipeline, publish, repair
@@ -201,6 +201,30 @@ def remove_containers(engine: Engine, label: str) -> None:
         runner.cleanup([engine.path, "rm", "-f", *ids])
 
 
+def remove_stale_containers(engine: Engine) -> list[str]:
+    """Containers that a killed run of this host left behind (SIGKILL, OOM, a lost
+    terminal: no `finally` ran); their owner is in the label. A live run's are kept."""
+    ids = runner.cleanup_query(
+        [engine.path, "ps", "-aq", "--filter", f"label={cibw.LABEL}"]
+    ).split()
+    if not ids:
+        return []
+    fmt = f'{{{{.Id}}}} {{{{index .Config.Labels "{cibw.LABEL}"}}}}'
+    owners = runner.cleanup_query([engine.path, "inspect", "--format", fmt, *ids])
+    stale = [
+        line.split()[0][:12]
+        for line in owners.splitlines()
+        if len(line.split()) == 2 and owner_is_dead(line.split()[1])
+    ]
+    if stale:
+        runner.cleanup([engine.path, "rm", "-f", *stale])
+        console.say(
+            "release",
+            f"removed {len(stale)} container(s) that a killed run left behind: {' '.join(stale)}",
+        )
+    return stale
+
+
 def run(
     paths: Paths,
     matrix: BuildMatrix,
@@ -239,7 +263,8 @@ def run(
         )
     _check_cibuildwheel()
     _export_fa4(paths, matrix, lock, chosen, jobs=jobs, profile=profile)
-    label = uuid.uuid4().hex[:12]
+    remove_stale_containers(engine)
+    label = owner_tag(uuid.uuid4().hex[:12])
     build_tree = fresh_build_tree(paths, chosen.name, entry)
     clean_stale_temps(paths.build / "staging")
     staging = temp_dir(paths.build / "staging", f"cibw-{chosen.name}")

@@ -43,6 +43,20 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def owner_tag(unique: str) -> str:
+    """`HOST.PID.UNIQUE`: names a thing (a container) by the process that made it, so
+    that a later run can tell one a killed process left behind from a live run's."""
+    return f"{_host()}.{os.getpid()}.{unique}"
+
+
+def owner_is_dead(tag: str) -> bool:
+    """True when `tag` (from owner_tag) names a process of this host that has gone;
+    False for a live process, another host's, or a tag of another form."""
+    host, _, rest = tag.partition(".")
+    pid, _, unique = rest.partition(".")
+    return host == _host() and pid.isdigit() and bool(unique) and not _alive(int(pid))
+
+
 def clean_stale_temps(directory: Path) -> list[Path]:
     """Delete the temporaries (files or trees) that dead processes of this host left in
     `directory`; return what was removed."""
