@@ -10,7 +10,6 @@ interrupted run leaves dist/ as it was and no container behind.
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import tomllib
+from buildsys.util import fs
 from buildsys.wheels import sbom
 from test_containers import ENGINE, _build_image, _copy_tree, _env
 
@@ -91,7 +91,8 @@ def _container_of_a_killed_run(tree: Path) -> str:
     process of this host that has gone."""
     gone = subprocess.Popen(["true"])
     gone.wait()
-    owner = f"{socket.gethostname().split('.')[0]}.{gone.pid}.killedrun"
+    host = fs.owner_tag("x").split(".")[0]  # this host, as a run names it
+    owner = f"{host}.{gone.pid}.killedrun"
     out = subprocess.run(
         [ENGINE, "create", f"--label=infercore.release={owner}", _release_ref(tree), "true"],
         capture_output=True,

@@ -191,31 +191,31 @@ def fresh_build_tree(paths: Paths, cell: str, entry: imagelock.Entry) -> Path:
     return tree
 
 
+def _release_containers(engine: Engine, label: str | None = None) -> list[str]:
+    """The ids of the release containers (of one run's label, or all)."""
+    # Not runner.probe: after an interrupt it refuses to start anything.
+    value = f"={label}" if label is not None else ""
+    return runner.cleanup_query(
+        [engine.path, "ps", "-aq", "--filter", f"label={cibw.LABEL}{value}"]
+    ).split()
+
+
 def remove_containers(engine: Engine, label: str) -> None:
     """Containers of this run left behind by an interrupted cibuildwheel."""
-    # Not runner.probe: after an interrupt it refuses to start anything.
-    ids = runner.cleanup_query(
-        [engine.path, "ps", "-aq", "--filter", f"label={cibw.LABEL}={label}"]
-    ).split()
-    if ids:
+    if ids := _release_containers(engine, label):
         runner.cleanup([engine.path, "rm", "-f", *ids])
 
 
 def remove_stale_containers(engine: Engine) -> list[str]:
     """Containers that a killed run of this host left behind (SIGKILL, OOM, a lost
     terminal: no `finally` ran); their owner is in the label. A live run's are kept."""
-    ids = runner.cleanup_query(
-        [engine.path, "ps", "-aq", "--filter", f"label={cibw.LABEL}"]
-    ).split()
+    ids = _release_containers(engine)
     if not ids:
         return []
     fmt = f'{{{{.Id}}}} {{{{index .Config.Labels "{cibw.LABEL}"}}}}'
     owners = runner.cleanup_query([engine.path, "inspect", "--format", fmt, *ids])
-    stale = [
-        line.split()[0][:12]
-        for line in owners.splitlines()
-        if len(line.split()) == 2 and owner_is_dead(line.split()[1])
-    ]
+    pairs = [line.split() for line in owners.splitlines()]
+    stale = [p[0][:12] for p in pairs if len(p) == 2 and owner_is_dead(p[1])]
     if stale:
         runner.cleanup([engine.path, "rm", "-f", *stale])
         console.say(

@@ -43,6 +43,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _gone(host: str, pid: int) -> bool:
+    """The owner (host, pid) of a temporary or a container is a process of this host that
+    has ended: what it left behind is no live run's."""
+    return host == _host() and not _alive(pid)
+
+
 def owner_tag(unique: str) -> str:
     """`HOST.PID.UNIQUE`: names a thing (a container) by the process that made it, so
     that a later run can tell one a killed process left behind from a live run's."""
@@ -54,7 +60,7 @@ def owner_is_dead(tag: str) -> bool:
     False for a live process, another host's, or a tag of another form."""
     host, _, rest = tag.partition(".")
     pid, _, unique = rest.partition(".")
-    return host == _host() and pid.isdigit() and bool(unique) and not _alive(int(pid))
+    return pid.isdigit() and bool(unique) and _gone(host, int(pid))
 
 
 def clean_stale_temps(directory: Path) -> list[Path]:
@@ -67,7 +73,7 @@ def clean_stale_temps(directory: Path) -> list[Path]:
         return removed
     for entry in entries:
         m = _TEMP.match(entry.name)
-        if not m or m["host"] != _host() or _alive(int(m["pid"])):
+        if not m or not _gone(m["host"], int(m["pid"])):
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
