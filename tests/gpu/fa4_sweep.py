@@ -40,7 +40,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 EXPORTER = HERE.parents[1] / "scripts" / "buildsys" / "kernels" / "fa4_export.py"
-HEADDIM, SMS_FOR_SELECTION = 128, 132  # the H100/H200 count, as the kernels build assumes
+HEADDIM = 128
+# The engine's own ABI filling (fa4_tensor), so the sweep calls each export as the library does.
+FA4_ENTRY = HERE.parents[1] / "csrc" / "kernels" / "fa4"
+KERNELS_API = HERE.parents[1] / "csrc" / "kernels" / "include"
 SHAPE = {"batch": 4, "heads": 32, "seqlen": 4096}
 
 
@@ -136,7 +139,7 @@ def compile_one(args: argparse.Namespace) -> int:
         causal=args.causal,
         heads_ratio=1,
         prefix=Path(args.output).name.removesuffix(".o"),
-        selection_sms=SMS_FOR_SELECTION,
+        selection_sms=args.selection_sms,
     )
     return exporter.compile_stage(args, variant)
 
@@ -145,9 +148,11 @@ def compile_one(args: argparse.Namespace) -> int:
 
 
 def _shim(prefixes: list[str]) -> str:
-    """C entries over each export's ABI: contiguous (b, s, h, 128) tensors, loaded on first use."""
-    lines = ["#include <cuda_runtime_api.h>", "#include <stdint.h>"]
+    """C entries over each export's ABI, filled by the engine's fa4_tensor (contiguous
+    (b, s, h, 128) tensors); each variant's cubin is loaded on first use."""
+    lines = ['#include "fa4_entry.h"']
     lines += [f'#include "{p}/{p}.h"' for p in prefixes]
+    lines += ["using infercore::kernels::fa4_tensor;"]
     for p in prefixes:
         lines += [
             f"static {p}_Kernel_Module_t {p}_module;",
@@ -155,14 +160,10 @@ def _shim(prefixes: list[str]) -> str:
             f'extern "C" int {p}_run(void* q, void* k, void* v, void* o, int b, int sq, int sk,',
             "                        int h, int hk, float scale, int sms, cudaStream_t stream) {",
             f"    if (!{p}_loaded) {{ {p}_Kernel_Module_Load(&{p}_module); {p}_loaded = 1; }}",
-            f"    {p}_Tensor_mQ_t mq = {{q, {{b, sq, h}}, {{(int64_t)sq * h * {HEADDIM}, "
-            f"(int64_t)h * {HEADDIM}, {HEADDIM}}}}};",
-            f"    {p}_Tensor_mK_t mk = {{k, {{b, sk, hk}}, {{(int64_t)sk * hk * {HEADDIM}, "
-            f"(int64_t)hk * {HEADDIM}, {HEADDIM}}}}};",
-            f"    {p}_Tensor_mV_t mv = {{v, {{b, sk, hk}}, {{(int64_t)sk * hk * {HEADDIM}, "
-            f"(int64_t)hk * {HEADDIM}, {HEADDIM}}}}};",
-            f"    {p}_Tensor_mO_t mo = {{o, {{b, sq, h}}, {{(int64_t)sq * h * {HEADDIM}, "
-            f"(int64_t)h * {HEADDIM}, {HEADDIM}}}}};",
+            f"    auto mq = fa4_tensor<{p}_Tensor_mQ_t>(q, b, sq, h, {HEADDIM});",
+            f"    auto mk = fa4_tensor<{p}_Tensor_mK_t>(k, b, sk, hk, {HEADDIM});",
+            f"    auto mv = fa4_tensor<{p}_Tensor_mV_t>(v, b, sk, hk, {HEADDIM});",
+            f"    auto mo = fa4_tensor<{p}_Tensor_mO_t>(o, b, sq, h, {HEADDIM});",
             f"    return cute_dsl_{p}_wrapper(&{p}_module, &mq, &mk, &mv, &mo, scale, sms,",
             "                                stream);",
             "}",
@@ -199,6 +200,7 @@ def prepare(args: argparse.Namespace) -> int:
             cmd = [str(env.python), "-P", str(Path(__file__).resolve()), "compile"]
             cmd += ["--source", str(source), "--config", json.dumps(asdict(config))]
             cmd += ["--dtype", dtype, "-o", str(obj)] + (["--causal"] if causal else [])
+            cmd += ["--selection-sms", str(fa4.SELECTION_SMS["90a"])]  # as the build's
             start = time.monotonic()
             done = subprocess.run(
                 cmd, env=exporter._compile_env(), cwd=obj.parent, capture_output=True, text=True
@@ -223,9 +225,10 @@ def prepare(args: argparse.Namespace) -> int:
     cuda = Path(os.environ.get("CUDA_HOME", "/usr/local/cuda"))
     library = out / "libfa4sweep.so"
     # Its own CUDA runtime, kept to itself: torch's in the same process is left alone.
-    cmd = ["g++", "-O2", "-fPIC", "-shared", "-Wl,-Bsymbolic", "-Wl,--exclude-libs,ALL"]
+    cmd = ["g++", "-std=c++17", "-O2", "-fPIC", "-shared", "-Wl,-Bsymbolic"]
+    cmd += ["-Wl,--exclude-libs,ALL", "-DINFERCORE_KERNEL_GROUP=fa4sweep"]
     cmd += ["-o", str(library), str(shim)]
-    cmd += [f"-I{out}", f"-I{cuda / 'include'}"]
+    cmd += [f"-I{out}", f"-I{FA4_ENTRY}", f"-I{KERNELS_API}", f"-I{cuda / 'include'}"]
     cmd += [str(out / p / f"{p}.o") for p in linked] + [str(env.runtime)]
     cmd += [f"-L{cuda / 'lib64'}", "-lcudart_static", "-ldl", "-lpthread", "-lrt"]
     subprocess.run(cmd, check=True)
@@ -281,6 +284,7 @@ def run(args: argparse.Namespace) -> int:
         fns["sdpa-cudnn"] = cudnn
         got = cudnn().transpose(1, 2)[:1, :, :4].float()
         row["sdpa-cudnn_max_abs_err"] = (got - ref).abs().max().item()
+        row["reference_max_abs"] = ref.abs().max().item()
         for r in records:
             if "error" in r or (r["dtype"], r["causal"]) != (dtype, causal):
                 continue
@@ -315,7 +319,6 @@ def run(args: argparse.Namespace) -> int:
                 row["configs"][name] = {"error": str(err)}
                 continue
             err = (out[:1, :, :4].float() - ref).abs().max().item()
-            row["reference_max_abs"] = ref.abs().max().item()
             # Not NaN (the poison), and as close to float32 as cuDNN's bf16/fp16 output is.
             ok = err == err and err <= max(4 * row["sdpa-cudnn_max_abs_err"], 1e-3)
             row["configs"][name] = {"max_abs_err": err, "correct": ok}
@@ -384,6 +387,7 @@ def main(argv: list[str]) -> int:
     pc.add_argument("--config", required=True)
     pc.add_argument("--dtype", required=True)
     pc.add_argument("--causal", action="store_true")
+    pc.add_argument("--selection-sms", type=int, required=True)
     pc.add_argument("-o", dest="output", required=True)
     args = p.parse_args(argv)
     return {"prepare": prepare, "run": run, "compile": compile_one}[args.command](args)
