@@ -90,20 +90,20 @@ if [[ -z "$wheel" ]]; then
   export PYTHONPATH="$PWD/python${PYTHONPATH:+:$PYTHONPATH}"
 fi
 
-python3 -c 'import infercore, json; print(json.dumps(infercore.build_info()["kernels"]["libraries"]))'
-python3 -c 'import infercore, json, sys; json.dump(infercore.build_info(), sys.stdout, indent=2, default=str)' \
-  > "$out/build_info.json"
-if [[ -n "$wheel" ]]; then
-  # A release wheel says what built it: its SBOM, and the image by reference and digest.
-  python3 - <<'PY'
-import sys
+# One build_info() read: the libraries line, the whole of it as JSON, and for a release
+# wheel what built it (its SBOM, and the image by reference and digest).
+OUT_JSON="$out/build_info.json" CHECK_WHEEL="${wheel:+1}" python3 - <<'PY'
+import json, os, sys
 import infercore
 info = infercore.build_info()
-print(f"sbom: {info['sbom']}\nbuild image: {info['build_image']}")
-if not info["sbom"] or "@sha256:" not in (info["build_image"] or ""):
-    sys.exit("run-on-gpu.sh: the installed wheel's build_info() names no SBOM or no image digest")
+print(json.dumps(info["kernels"]["libraries"]))
+with open(os.environ["OUT_JSON"], "w") as f:
+    json.dump(info, f, indent=2, default=str)
+if os.environ["CHECK_WHEEL"]:
+    print(f"sbom: {info['sbom']}\nbuild image: {info['build_image']}")
+    if not info["sbom"] or "@sha256:" not in (info["build_image"] or ""):
+        sys.exit("run-on-gpu.sh: the installed wheel's build_info() names no SBOM or no image digest")
 PY
-fi
 export INFERCORE_REQUIRE_CUDA=1
 if step tests; then
   python3 -m pytest -q -p no:cacheprovider tests/gpu/test_fast_kernels.py --junitxml="$out/fast-kernels.xml"
